@@ -1,0 +1,96 @@
+package io.jitdi;
+
+import io.jitdi.config.ConfigException;
+import io.jitdi.config.ConfigLoader;
+import io.jitdi.config.JitdiConfig;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The command line. {@code java -jar jitdi.jar [serve] [--config FILE]} runs the registry; the config defaults to
+ * {@code $JITDI_CONFIG}, then {@code conf/jitdi.yaml}. Exit status: 0 after a clean shutdown, 2 for a bad command
+ * line or config (the message names file, line and fix), 1 when start-up fails otherwise.
+ */
+public final class Main {
+  static final int OK = 0;
+  static final int FAILED = 1;
+  static final int USAGE = 2;
+
+  private static final String USAGE_TEXT = """
+      Usage: java -jar jitdi.jar [serve] [--config FILE]
+
+      jitdi is a pull-through OCI registry cache for GPU nodes.
+
+      Commands:
+        serve            run the registry (the default)
+
+      Options:
+        --config FILE    the YAML config (default: $JITDI_CONFIG, else conf/jitdi.yaml)
+        --help           print this help
+
+      Environment:
+        JITDI_CONFIG     config file when --config is not given
+        JITDI_LOG_LEVEL  log level of jitdi's own loggers (default INFO)
+      """;
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
+    int status = run(args, System.out, System.err);
+    if (status != OK) {
+      System.exit(status);
+    }
+  }
+
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    String command = "serve";
+    String configFile = null;
+    List<String> rest = new ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      switch (a) {
+        case "--help", "-h", "help" -> {
+          out.print(USAGE_TEXT);
+          return OK;
+        }
+        case "--config", "-c" -> {
+          if (i + 1 >= args.length) {
+            err.println("jitdi: --config needs a file\n\n" + USAGE_TEXT);
+            return USAGE;
+          }
+          configFile = args[++i];
+        }
+        default -> {
+          if (a.startsWith("--config=")) {
+            configFile = a.substring("--config=".length());
+          } else if (a.startsWith("-")) {
+            err.println("jitdi: unknown option " + a + "\n\n" + USAGE_TEXT);
+            return USAGE;
+          } else {
+            rest.add(a);
+          }
+        }
+      }
+    }
+    if (!rest.isEmpty()) {
+      command = rest.remove(0);
+    }
+    if (!command.equals("serve") || !rest.isEmpty()) {
+      err.println("jitdi: unknown command " + String.join(" ", args) + "\n\n" + USAGE_TEXT);
+      return USAGE;
+    }
+    Path path = Path.of(configFile != null ? configFile
+        : System.getenv("JITDI_CONFIG") != null ? System.getenv("JITDI_CONFIG") : "conf/jitdi.yaml");
+    JitdiConfig config;
+    try {
+      config = ConfigLoader.withSystemEnv().load(path);
+    } catch (ConfigException e) {
+      err.println("jitdi: invalid config: " + e.getMessage());
+      return USAGE;
+    }
+    return Server.runUntilShutdown(config, err);
+  }
+}

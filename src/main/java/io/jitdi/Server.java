@@ -1,0 +1,132 @@
+package io.jitdi;
+
+import io.jitdi.cache.Cache;
+import io.jitdi.concurrent.Io;
+import io.jitdi.config.JitdiConfig;
+import io.jitdi.config.UpstreamConfig;
+import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.registry.RegistryHandler;
+import io.jitdi.registry.RegistryServer;
+import io.jitdi.upstream.TokenCache;
+import io.jitdi.upstream.UpstreamClient;
+import io.jitdi.upstream.UpstreamRouter;
+import io.jitdi.upstream.Version;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.PoolOptions;
+import java.io.PrintStream;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running jitdi: Vert.x, the IO pool, the cache, the upstream clients and the HTTP servers, wired together.
+ * {@link #stop()} stops accepting requests, lets fills in flight finish (up to {@link #DRAIN}), then closes the
+ * index.
+ */
+public final class Server {
+  private static final Logger LOG = LoggerFactory.getLogger(Server.class);
+  /** How long a shutdown waits for fills in flight. */
+  static final Duration DRAIN = Duration.ofSeconds(25);
+
+  private final Vertx vertx;
+  private final Io io;
+  private final Cache cache;
+  private final String deployment;
+
+  private Server(Vertx vertx, Io io, Cache cache, String deployment) {
+    this.vertx = vertx;
+    this.io = io;
+    this.cache = cache;
+    this.deployment = deployment;
+  }
+
+  /** Starts everything (blocking until the servers listen). */
+  public static Server start(JitdiConfig config) throws Exception {
+    int loops = Math.max(2, Runtime.getRuntime().availableProcessors());
+    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setPreferNativeTransport(true));
+    Io io = new Io();
+    Cache cache = null;
+    try {
+      JitdiMetrics metrics = new JitdiMetrics();
+      HttpClient http = vertx.createHttpClient(new HttpClientOptions()
+          .setKeepAlive(true)
+          .setTcpNoDelay(true)
+          .setForceSni(true)
+          .setDecompressionSupported(false)
+          .setMaxRedirects(0), new PoolOptions().setHttp1MaxSize(32));
+      TokenCache tokens = new TokenCache(Clock.systemUTC());
+      Map<String, UpstreamClient> upstreams = new LinkedHashMap<>();
+      for (UpstreamConfig upstream : config.upstreams().values()) {
+        upstreams.put(upstream.key(), new UpstreamClient(upstream, http, tokens, metrics));
+      }
+      UpstreamRouter router = new UpstreamRouter(upstreams, config.defaultUpstream());
+      cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
+      RegistryHandler handler = new RegistryHandler(vertx, router, cache, metrics);
+      String deployment = RegistryServer.deploy(vertx, config.server().listen(), handler, loops)
+          .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      LOG.info("jitdi {} listening on {} with upstreams {} (default {}); config {}", Version.VERSION,
+          config.server().listen(), upstreams.keySet(), config.defaultUpstream(), config.file());
+      return new Server(vertx, io, cache, deployment);
+    } catch (Exception | Error e) {
+      if (cache != null) {
+        cache.close();
+      }
+      vertx.close();
+      io.close();
+      throw e;
+    }
+  }
+
+  /** Starts and keeps running until the JVM is told to stop; returns the exit status if start-up fails. */
+  static int runUntilShutdown(JitdiConfig config, PrintStream err) {
+    Server server;
+    try {
+      server = start(config);
+    } catch (Exception e) {
+      Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null
+          ? e.getCause() : e;
+      err.println("jitdi: cannot start: " + cause.getMessage());
+      LOG.error("start-up failed", cause);
+      return Main.FAILED;
+    }
+    Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "jitdi-shutdown"));
+    return Main.OK;
+  }
+
+  /** Stops serving, waits for fills in flight (bounded), and closes the cache. */
+  public void stop() {
+    LOG.info("shutting down: no new requests; waiting up to {}s for {} fills in flight", DRAIN.toSeconds(),
+        cache.blobs().fillsInFlight());
+    try {
+      vertx.undeploy(deployment).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.warn("servers did not stop cleanly: {}", e.toString());
+    }
+    long deadline = System.nanoTime() + DRAIN.toNanos();
+    while (cache.blobs().fillsInFlight() > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    cache.close();
+    Future<Void> closed = vertx.close();
+    try {
+      closed.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.warn("Vert.x did not close cleanly: {}", e.toString());
+    }
+    io.close();
+    LOG.info("stopped");
+  }
+}

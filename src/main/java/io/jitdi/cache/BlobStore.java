@@ -1,0 +1,291 @@
+package io.jitdi.cache;
+
+import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.jitdi.concurrent.Io;
+import io.jitdi.concurrent.SingleFlight;
+import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.oci.Digest;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The committed, verified blobs: lookups (Caffeine in front of the RocksDB {@link Index}), pinned reads, commits from
+ * {@code tmp/}, and the byte budget.
+ *
+ * <p>Budget: {@code committed + reserved} is kept within {@code maxSize}, where {@code reserved} is the declared size
+ * of fills in flight. Above {@link #HIGH_WATERMARK} the least recently accessed blobs are evicted until the total is
+ * under {@link #LOW_WATERMARK}; a reservation that would pass {@code maxSize} waits for that eviction first. Pinned
+ * blobs (being read) are never evicted.
+ *
+ * <p>Access times are kept in memory and written to the index in batches every few seconds and before each eviction,
+ * so a cache hit costs no index write.
+ */
+public final class BlobStore {
+  public static final double HIGH_WATERMARK = 0.95;
+  public static final double LOW_WATERMARK = 0.85;
+  private static final Logger LOG = LoggerFactory.getLogger(BlobStore.class);
+  private static final int EVICTING = -1;
+
+  private final CacheLayout layout;
+  private final Index index;
+  private final Io io;
+  private final Clock clock;
+  private final JitdiMetrics metrics;
+  private final long maxSize;
+  private final AsyncLoadingCache<Digest, BlobRecord> records;
+  private final AtomicLong committed = new AtomicLong();
+  private final AtomicLong blobCount = new AtomicLong();
+  private final AtomicLong reserved = new AtomicLong();
+  private final ConcurrentHashMap<Digest, Integer> pins = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Digest, Long> pendingAccess = new ConcurrentHashMap<>();
+  private final SingleFlight<String, Void> evictions = new SingleFlight<>();
+
+  public BlobStore(CacheLayout layout, Index index, Io io, Clock clock, JitdiMetrics metrics, long maxSize) {
+    this.layout = layout;
+    this.index = index;
+    this.io = io;
+    this.clock = clock;
+    this.metrics = metrics;
+    this.maxSize = maxSize;
+    this.records = Caffeine.newBuilder().maximumSize(200_000).executor(io.executor())
+        .buildAsync(digest -> index.blob(digest).orElse(null));
+    metrics.gauge("jitdi.cache.size.bytes", "Bytes of committed blobs in the cache", committed, AtomicLong::get);
+    metrics.gauge("jitdi.cache.max.bytes", "The cache's byte budget (cache.maxSize)", () -> maxSize);
+    metrics.gauge("jitdi.cache.blobs", "Committed blobs in the cache", blobCount, AtomicLong::get);
+  }
+
+  /** Sets the totals found by the start-up reconciliation. */
+  void initTotals(long bytes, long count) {
+    committed.set(bytes);
+    blobCount.set(count);
+  }
+
+  public long maxSize() {
+    return maxSize;
+  }
+
+  public long committedBytes() {
+    return committed.get();
+  }
+
+  public long blobCount() {
+    return blobCount.get();
+  }
+
+  public long reservedBytes() {
+    return reserved.get();
+  }
+
+  /** The record of a committed blob, if there is one. */
+  public Future<Optional<BlobRecord>> record(Digest digest) {
+    CompletableFuture<BlobRecord> cf = records.get(digest);
+    if (cf.isDone() && !cf.isCompletedExceptionally()) {
+      return Future.succeededFuture(Optional.ofNullable(cf.join()));
+    }
+    return Future.fromCompletionStage(cf, Vertx.currentContext()).map(Optional::ofNullable);
+  }
+
+  /**
+   * Opens a committed blob for reading and pins it. Empty when the blob is not cached, is being evicted, or its file
+   * is gone or has the wrong size (then the stale record is dropped and the caller refetches).
+   */
+  public Future<Optional<OpenBlob>> open(Digest digest) {
+    return record(digest).compose(found -> {
+      if (found.isEmpty() || !tryPin(digest)) {
+        return Future.succeededFuture(Optional.empty());
+      }
+      long size = found.get().size();
+      return io.call(() -> {
+        FileChannel channel;
+        try {
+          channel = FileChannel.open(layout.blob(digest), StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+          LOG.warn("blob {} has an index record but no file; dropping the record", digest);
+          forget(digest, size);
+          return Optional.<OpenBlob>empty();
+        }
+        if (channel.size() != size) {
+          channel.close();
+          LOG.warn("blob {} is {} bytes on disk, not {}; removing it", digest, channel.size(), size);
+          forget(digest, size);
+          Files.deleteIfExists(layout.blob(digest));
+          return Optional.<OpenBlob>empty();
+        }
+        return Optional.of(new OpenBlob(digest, channel, size, () -> unpin(digest)));
+      }).andThen(ar -> {
+        if (ar.failed() || ar.result().isEmpty()) {
+          unpin(digest);
+        } else {
+          pendingAccess.put(digest, clock.millis());
+        }
+      });
+    });
+  }
+
+  /**
+   * Moves a verified temp file into the store and records it (blocking; call on the IO pool). "Already exists" counts
+   * as success, since the name is the content. The write channel is fsynced afterwards in the background and then
+   * closed; until then the record says {@code synced=false}, so a power cut before that is caught at start-up.
+   */
+  void commitBlocking(Path tmp, Digest digest, long size, FileChannel writeChannel) throws IOException {
+    layout.createBlobParent(digest);
+    Path target = layout.blob(digest);
+    boolean moved;
+    try {
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      moved = true;
+    } catch (FileAlreadyExistsException e) {
+      moved = false;
+    }
+    if (!moved || Files.size(target) != size) {
+      Files.deleteIfExists(tmp);
+      writeChannel.close();
+      if (Files.size(target) != size) {
+        throw new IOException("blob " + digest + " already exists with another size");
+      }
+      if (index.blob(digest).isPresent()) {
+        return;
+      }
+    }
+    long now = clock.millis();
+    BlobRecord record = new BlobRecord(size, now, now, false);
+    index.putBlob(digest, record);
+    records.put(digest, CompletableFuture.completedFuture(record));
+    committed.addAndGet(size);
+    blobCount.incrementAndGet();
+    if (writeChannel.isOpen()) {
+      io.executor().execute(() -> syncLater(digest, writeChannel));
+    }
+  }
+
+  private void syncLater(Digest digest, FileChannel channel) {
+    try (channel) {
+      channel.force(true);
+      index.blob(digest).ifPresent(r -> index.putBlob(digest, r.asSynced()));
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("fsync of blob {} failed; it will be re-verified at start-up: {}", digest, e.toString());
+    }
+  }
+
+  /**
+   * Reserves room for a fill of {@code size} bytes. Completes at once, or after an eviction when the reservation would
+   * pass the budget. The caller must {@link #release(long)} it when the fill ends, committed or not.
+   */
+  public Future<Void> reserve(long size) {
+    long total = committed.get() + reserved.addAndGet(size);
+    if (total > maxSize) {
+      return evict();
+    }
+    if (total > maxSize * HIGH_WATERMARK) {
+      evict();
+    }
+    return Future.succeededFuture();
+  }
+
+  public void release(long size) {
+    reserved.addAndGet(-size);
+  }
+
+  /** Starts an eviction pass if none runs; completes when the pass under way ends. */
+  public Future<Void> evict() {
+    return evictions.run("evict", () -> io.run(this::evictBlocking)).future();
+  }
+
+  /** Flushes batched access times to the index (blocking). */
+  public void flushAccessTimes() {
+    if (pendingAccess.isEmpty() || !index.isOpen()) {
+      return;
+    }
+    Map<Digest, Long> batch = new HashMap<>();
+    for (Digest d : pendingAccess.keySet()) {
+      Long at = pendingAccess.remove(d);
+      if (at != null) {
+        batch.put(d, at);
+      }
+    }
+    index.touch(batch);
+  }
+
+  private void evictBlocking() throws IOException {
+    flushAccessTimes();
+    long high = (long) (maxSize * HIGH_WATERMARK);
+    if (committed.get() + reserved.get() <= high) {
+      return;
+    }
+    long low = (long) (maxSize * LOW_WATERMARK);
+    List<Evictor.Candidate> candidates = new ArrayList<>();
+    index.forEachBlob((digest, record) -> candidates.add(new Evictor.Candidate(digest, record.size(),
+        record.lastAccess())));
+    long needed = committed.get() + reserved.get() - low;
+    for (Evictor.Candidate victim : Evictor.choose(candidates, needed, d -> pins.containsKey(d))) {
+      if (!tryMarkEvicting(victim.digest())) {
+        continue; // pinned since it was chosen
+      }
+      try {
+        index.deleteBlob(victim.digest());
+        records.synchronous().invalidate(victim.digest());
+        Files.deleteIfExists(layout.blob(victim.digest()));
+        committed.addAndGet(-victim.size());
+        blobCount.decrementAndGet();
+        metrics.evicted(victim.size());
+        LOG.debug("evicted {} ({} bytes)", victim.digest(), victim.size());
+      } finally {
+        pins.remove(victim.digest(), EVICTING);
+      }
+    }
+    if (committed.get() + reserved.get() > maxSize) {
+      LOG.warn("cache is over its budget ({} committed + {} in flight > {}); the rest is pinned by readers or fills",
+          committed.get(), reserved.get(), maxSize);
+    }
+  }
+
+  /** Removes a blob whose content is bad or gone (blocking). */
+  void forget(Digest digest, long size) {
+    index.deleteBlob(digest);
+    records.synchronous().invalidate(digest);
+    committed.addAndGet(-size);
+    blobCount.decrementAndGet();
+  }
+
+  /** Pins a blob that is about to be read while its fill runs; unpin when the read ends. */
+  void pin(Digest digest) {
+    tryPin(digest);
+  }
+
+  private boolean tryPin(Digest digest) {
+    return pins.merge(digest, 1, (old, one) -> old == EVICTING ? EVICTING : old + 1) != EVICTING;
+  }
+
+  void unpin(Digest digest) {
+    pins.computeIfPresent(digest, (d, n) -> {
+      if (n == EVICTING) {
+        return n;
+      }
+      return n <= 1 ? null : Integer.valueOf(n - 1);
+    });
+  }
+
+  private boolean tryMarkEvicting(Digest digest) {
+    return pins.putIfAbsent(digest, EVICTING) == null;
+  }
+}

@@ -1,0 +1,112 @@
+package io.jitdi.cache;
+
+import io.jitdi.concurrent.Io;
+import io.jitdi.config.CacheConfig;
+import io.jitdi.metrics.JitdiMetrics;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.time.Clock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The cache as a whole: opens the directory and the index, reconciles them, and owns the blob and manifest services
+ * and their background work. {@link #open} blocks and runs before the server starts; {@link #close} flushes access
+ * times and closes the index.
+ */
+public final class Cache implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Cache.class);
+  static final long ACCESS_FLUSH_MILLIS = 5_000;
+
+  private final Vertx vertx;
+  private final CacheLayout layout;
+  private final Index index;
+  private final Io io;
+  private final BlobStore store;
+  private final Blobs blobs;
+  private final Manifests manifests;
+  private final long flushTimer;
+
+  private Cache(Vertx vertx, CacheLayout layout, Index index, Io io, BlobStore store, Blobs blobs,
+      Manifests manifests) {
+    this.vertx = vertx;
+    this.layout = layout;
+    this.index = index;
+    this.io = io;
+    this.store = store;
+    this.blobs = blobs;
+    this.manifests = manifests;
+    this.flushTimer = vertx.setPeriodic(ACCESS_FLUSH_MILLIS, t -> io.run(store::flushAccessTimes));
+  }
+
+  /** Opens and reconciles the cache in {@code config.dir()} (blocking). */
+  public static Cache open(Vertx vertx, CacheConfig config, Io io, Clock clock, JitdiMetrics metrics) {
+    CacheLayout layout = new CacheLayout(config.dir());
+    layout.create();
+    Index index = Index.open(layout.indexDir());
+    try {
+      long started = System.nanoTime();
+      Reconciler.Report report = Reconciler.run(layout, index, clock);
+      LOG.info("cache {}: {} blobs, {} bytes of {} budget; reconciled in {} ms (tmp removed {}, records dropped {}, "
+          + "files adopted {}, files removed {})", layout.root(), report.blobs(), report.bytes(), config.maxSize(),
+          (System.nanoTime() - started) / 1_000_000, report.tmpRemoved(), report.recordsDropped(),
+          report.filesAdopted(), report.filesRemoved());
+      BlobStore store = new BlobStore(layout, index, io, clock, metrics, config.maxSize());
+      store.initTotals(report.bytes(), report.blobs());
+      Blobs blobs = new Blobs(vertx, store, layout, io, metrics);
+      Manifests manifests = new Manifests(index, io, clock, config.manifestTtl(), metrics);
+      Cache cache = new Cache(vertx, layout, index, io, store, blobs, manifests);
+      if (report.bytes() > config.maxSize() * BlobStore.HIGH_WATERMARK) {
+        store.evict();
+      }
+      return cache;
+    } catch (IOException e) {
+      index.close();
+      throw new UncheckedIOException("cannot reconcile the cache at " + layout.root() + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      index.close();
+      throw e;
+    }
+  }
+
+  public CacheLayout layout() {
+    return layout;
+  }
+
+  public Blobs blobs() {
+    return blobs;
+  }
+
+  public Manifests manifests() {
+    return manifests;
+  }
+
+  public BlobStore store() {
+    return store;
+  }
+
+  /** Whether the index is open and the cache directory takes writes (blocking). */
+  public boolean ready() {
+    if (!index.isOpen()) {
+      return false;
+    }
+    try {
+      Files.delete(Files.createTempFile(layout.tmpDir(), "ready", ".probe"));
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  @Override
+  public void close() {
+    vertx.cancelTimer(flushTimer);
+    try {
+      store.flushAccessTimes();
+    } finally {
+      index.close();
+    }
+  }
+}

@@ -1,0 +1,310 @@
+package io.jitdi.cache;
+
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.Manifest;
+import io.jitdi.oci.MediaType;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.BiConsumer;
+import java.util.function.Supplier;
+import org.rocksdb.ColumnFamilyDescriptor;
+import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.DBOptions;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * The RocksDB index under {@code <dir>/index}: blob records (digest → size, times, synced), tag records
+ * (upstream/repository/tag/Accept → digest) and manifests (digest → media type and exact bytes).
+ *
+ * <p>Every method blocks and must run on a worker thread, never on an event loop. Values carry a version byte so the
+ * format can change without misreading old records; a record that cannot be read is treated as absent. After
+ * {@link #close()} every method throws {@link IllegalStateException}: native handles are never used once freed.
+ */
+public final class Index implements AutoCloseable {
+  private static final byte VERSION = 1;
+
+  static {
+    RocksDB.loadLibrary();
+  }
+
+  private final RocksDB db;
+  private final DBOptions options;
+  private final List<ColumnFamilyHandle> handles;
+  private final ColumnFamilyHandle blobs;
+  private final ColumnFamilyHandle tags;
+  private final ColumnFamilyHandle manifests;
+  private final WriteOptions writeOptions = new WriteOptions();
+  private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
+  private volatile boolean open = true;
+
+  private Index(RocksDB db, DBOptions options, List<ColumnFamilyHandle> handles) {
+    this.db = db;
+    this.options = options;
+    this.handles = handles;
+    this.blobs = handles.get(1);
+    this.tags = handles.get(2);
+    this.manifests = handles.get(3);
+  }
+
+  /** Opens (creating if needed) the index in {@code dir}. */
+  public static Index open(Path dir) {
+    DBOptions options = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
+        .setMaxOpenFiles(256).setKeepLogFileNum(3);
+    List<ColumnFamilyDescriptor> families = List.of(
+        new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY),
+        new ColumnFamilyDescriptor(bytes("blobs")),
+        new ColumnFamilyDescriptor(bytes("tags")),
+        new ColumnFamilyDescriptor(bytes("manifests")));
+    List<ColumnFamilyHandle> handles = new ArrayList<>();
+    try {
+      RocksDB db = RocksDB.open(options, dir.toString(), families, handles);
+      return new Index(db, options, handles);
+    } catch (RocksDBException e) {
+      options.close();
+      throw new IllegalStateException("cannot open the index at " + dir + ": " + e.getMessage()
+          + (String.valueOf(e.getMessage()).contains("lock") ? " (is another jitdi using this cache dir?)" : ""), e);
+    }
+  }
+
+  public boolean isOpen() {
+    return open;
+  }
+
+  public Optional<BlobRecord> blob(Digest digest) {
+    return get(blobs, key(digest)).flatMap(Index::decodeBlob);
+  }
+
+  public void putBlob(Digest digest, BlobRecord record) {
+    put(blobs, key(digest), encode(record));
+  }
+
+  public void deleteBlob(Digest digest) {
+    delete(blobs, key(digest));
+  }
+
+  /** Visits every blob record, in digest order. */
+  public void forEachBlob(BiConsumer<Digest, BlobRecord> visitor) {
+    whileOpen(() -> {
+      try (RocksIterator it = db.newIterator(blobs)) {
+        for (it.seekToFirst(); it.isValid(); it.next()) {
+          Optional<BlobRecord> record = decodeBlob(it.value());
+          Optional<Digest> digest = parseKey(it.key());
+          if (record.isPresent() && digest.isPresent()) {
+            visitor.accept(digest.get(), record.get());
+          }
+        }
+      }
+      return null;
+    });
+  }
+
+  /** Raises the last-access time of each blob that still has a record. */
+  public void touch(Map<Digest, Long> accessTimes) {
+    whileOpen(() -> {
+      try (WriteBatch batch = new WriteBatch()) {
+        for (Map.Entry<Digest, Long> e : accessTimes.entrySet()) {
+          Optional<BlobRecord> record = blob(e.getKey());
+          if (record.isPresent()) {
+            batch.put(blobs, key(e.getKey()), encode(record.get().withLastAccess(e.getValue())));
+          }
+        }
+        db.write(writeOptions, batch);
+      } catch (RocksDBException e) {
+        throw failure(e);
+      }
+      return null;
+    });
+  }
+
+  public Optional<TagRecord> tag(String key) {
+    return get(tags, bytes(key)).flatMap(Index::decodeTag);
+  }
+
+  public void putTag(String key, TagRecord record) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (DataOutputStream out = new DataOutputStream(bytes)) {
+      out.writeByte(VERSION);
+      out.writeUTF(record.digest().toString());
+      out.writeUTF(record.mediaType().value());
+      out.writeLong(record.size());
+      out.writeLong(record.fetchedAt());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    put(tags, bytes(key), bytes.toByteArray());
+  }
+
+  public void deleteTag(String key) {
+    delete(tags, bytes(key));
+  }
+
+  public Optional<Manifest> manifest(Digest digest) {
+    return get(manifests, key(digest)).flatMap(value -> decodeManifest(digest, value));
+  }
+
+  public void putManifest(Manifest manifest) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(manifest.size() + 64);
+    try (DataOutputStream out = new DataOutputStream(bytes)) {
+      out.writeByte(VERSION);
+      out.writeUTF(manifest.mediaType().value());
+      out.write(manifest.bytesUnsafe());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    put(manifests, key(manifest.digest()), bytes.toByteArray());
+  }
+
+  /** Closes the index once every call under way has returned; later calls throw. */
+  @Override
+  public void close() {
+    lifecycle.writeLock().lock();
+    try {
+      if (!open) {
+        return;
+      }
+      open = false;
+      try {
+        db.syncWal();
+      } catch (RocksDBException ignored) {
+        // closing anyway
+      }
+      handles.forEach(ColumnFamilyHandle::close);
+      db.close();
+      options.close();
+      writeOptions.close();
+    } finally {
+      lifecycle.writeLock().unlock();
+    }
+  }
+
+  private <T> T whileOpen(Supplier<T> operation) {
+    lifecycle.readLock().lock();
+    try {
+      if (!open) {
+        throw new IllegalStateException("the index is closed");
+      }
+      return operation.get();
+    } finally {
+      lifecycle.readLock().unlock();
+    }
+  }
+
+  private Optional<byte[]> get(ColumnFamilyHandle family, byte[] key) {
+    return whileOpen(() -> {
+      try {
+        return Optional.ofNullable(db.get(family, key));
+      } catch (RocksDBException e) {
+        throw failure(e);
+      }
+    });
+  }
+
+  private void put(ColumnFamilyHandle family, byte[] key, byte[] value) {
+    whileOpen(() -> {
+      try {
+        db.put(family, writeOptions, key, value);
+        return null;
+      } catch (RocksDBException e) {
+        throw failure(e);
+      }
+    });
+  }
+
+  private void delete(ColumnFamilyHandle family, byte[] key) {
+    whileOpen(() -> {
+      try {
+        db.delete(family, writeOptions, key);
+        return null;
+      } catch (RocksDBException e) {
+        throw failure(e);
+      }
+    });
+  }
+
+  private static IllegalStateException failure(RocksDBException e) {
+    return new IllegalStateException("index failure: " + e.getMessage(), e);
+  }
+
+  private static byte[] key(Digest digest) {
+    return bytes(digest.toString());
+  }
+
+  private static Optional<Digest> parseKey(byte[] key) {
+    try {
+      return Optional.of(Digest.parse(new String(key, StandardCharsets.UTF_8)));
+    } catch (RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static byte[] encode(BlobRecord record) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(32);
+    try (DataOutputStream out = new DataOutputStream(bytes)) {
+      out.writeByte(VERSION);
+      out.writeLong(record.size());
+      out.writeLong(record.created());
+      out.writeLong(record.lastAccess());
+      out.writeBoolean(record.synced());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  static Optional<BlobRecord> decodeBlob(byte[] value) {
+    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
+      if (in.readByte() != VERSION) {
+        return Optional.empty();
+      }
+      return Optional.of(new BlobRecord(in.readLong(), in.readLong(), in.readLong(), in.readBoolean()));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<TagRecord> decodeTag(byte[] value) {
+    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
+      if (in.readByte() != VERSION) {
+        return Optional.empty();
+      }
+      Digest digest = Digest.parse(in.readUTF());
+      MediaType type = MediaType.of(in.readUTF());
+      return Optional.of(new TagRecord(digest, type, in.readLong(), in.readLong()));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static Optional<Manifest> decodeManifest(Digest digest, byte[] value) {
+    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
+      if (in.readByte() != VERSION) {
+        return Optional.empty();
+      }
+      MediaType type = MediaType.of(in.readUTF());
+      byte[] body = in.readAllBytes();
+      return Optional.of(Manifest.trusted(body, type, digest));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+}

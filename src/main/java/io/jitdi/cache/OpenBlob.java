@@ -1,0 +1,50 @@
+package io.jitdi.cache;
+
+import io.jitdi.oci.Digest;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A committed blob opened for reading. While open it is pinned: eviction skips it, and the open descriptor keeps its
+ * bytes readable even if the file is deleted. Close it exactly when the response is done.
+ */
+public final class OpenBlob implements AutoCloseable {
+  private final Digest digest;
+  private final FileChannel channel;
+  private final long size;
+  private final Runnable unpin;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  OpenBlob(Digest digest, FileChannel channel, long size, Runnable unpin) {
+    this.digest = digest;
+    this.channel = channel;
+    this.size = size;
+    this.unpin = unpin;
+  }
+
+  public Digest digest() {
+    return digest;
+  }
+
+  public FileChannel channel() {
+    return channel;
+  }
+
+  public long size() {
+    return size;
+  }
+
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      try {
+        channel.close();
+      } catch (IOException ignored) {
+        // read-only channel; nothing to lose
+      } finally {
+        unpin.run();
+      }
+    }
+  }
+}

@@ -1,0 +1,140 @@
+package io.jitdi.config;
+
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import java.util.regex.Pattern;
+
+/**
+ * Loads and validates {@code jitdi.yaml}. Every problem is reported as a {@link ConfigException} naming the file, the
+ * line, the key and the fix; nothing is half-applied.
+ */
+public final class ConfigLoader {
+  private static final Pattern UPSTREAM_KEY =
+      Pattern.compile("[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?");
+  static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
+  static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(60);
+
+  private final UnaryOperator<String> env;
+
+  public ConfigLoader(UnaryOperator<String> env) {
+    this.env = env;
+  }
+
+  /** A loader that expands {@code ${VAR}} from the process environment. */
+  public static ConfigLoader withSystemEnv() {
+    return new ConfigLoader(System::getenv);
+  }
+
+  public JitdiConfig load(Path file) {
+    List<ConfigNode> documents = YamlDocuments.read(file, env);
+    if (documents.isEmpty()) {
+      throw new ConfigException(file, 0, "the file is empty; see conf/jitdi.yaml for a complete example");
+    }
+    if (documents.size() > 1) {
+      throw new ConfigException(file, documents.get(1).line(), "only one YAML document is expected here");
+    }
+    return read(file, documents.get(0).mapping());
+  }
+
+  JitdiConfig read(Path file, ConfigNode.Mapping root) {
+    root.allowOnly(Set.of("server", "cache", "upstreams", "defaultUpstream"));
+    ServerConfig server = root.get("server").map(n -> server(n.mapping()))
+        .orElse(new ServerConfig(ServerConfig.DEFAULT_LISTEN));
+    CacheConfig cache = cache(root.require("cache").mapping());
+    ConfigNode.Mapping upstreamsNode = root.require("upstreams").mapping();
+    Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
+    for (Map.Entry<String, ConfigNode> e : upstreamsNode.entries().entrySet()) {
+      upstreams.put(e.getKey(), upstream(e.getKey(), e.getValue()));
+    }
+    if (upstreams.isEmpty()) {
+      throw upstreamsNode.error("at least one upstream is required, e.g. docker.io: {url: https://registry-1.docker.io}");
+    }
+    String defaultUpstream;
+    Optional<ConfigNode> defaultNode = root.get("defaultUpstream");
+    if (defaultNode.isPresent()) {
+      defaultUpstream = defaultNode.get().text();
+      if (!upstreams.containsKey(defaultUpstream)) {
+        throw defaultNode.get().error("\"" + defaultUpstream + "\" is not a key of upstreams; use one of "
+            + String.join(", ", upstreams.keySet()));
+      }
+    } else {
+      defaultUpstream = upstreams.keySet().iterator().next();
+    }
+    return new JitdiConfig(file, server, cache, upstreams, defaultUpstream);
+  }
+
+  private static ServerConfig server(ConfigNode.Mapping node) {
+    node.allowOnly(Set.of("listen"));
+    HostPort listen = node.get("listen").map(n -> n.as(HostPort::parse)).orElse(ServerConfig.DEFAULT_LISTEN);
+    return new ServerConfig(listen);
+  }
+
+  private static CacheConfig cache(ConfigNode.Mapping node) {
+    node.allowOnly(Set.of("dir", "maxSize", "manifestTtl"));
+    Path dir = node.require("dir").as(Path::of).toAbsolutePath().normalize();
+    ConfigNode maxNode = node.require("maxSize");
+    long maxSize = maxNode.as(ByteSize::parse);
+    if (maxSize <= 0) {
+      throw maxNode.error("the budget must be larger than 0, e.g. 50GiB");
+    }
+    Duration ttl = node.get("manifestTtl").map(n -> n.as(Durations::parse)).orElse(DEFAULT_TTL);
+    return new CacheConfig(dir, maxSize, ttl);
+  }
+
+  private static UpstreamConfig upstream(String key, ConfigNode value) {
+    ConfigNode.Mapping node = value.mapping();
+    if (!UPSTREAM_KEY.matcher(key).matches()) {
+      throw node.error("an upstream key is a lowercase registry host as written in image names, e.g. docker.io, "
+          + "ghcr.io or registry.local:5000");
+    }
+    node.allowOnly(Set.of("url", "username", "password", "connectTimeout", "idleTimeout", "tokenRealms"));
+    ConfigNode urlNode = node.require("url");
+    URI url = urlNode.as(ConfigLoader::registryUrl);
+    Optional<String> username = node.get("username").map(ConfigNode::text);
+    Optional<String> password = node.get("password").map(n -> n.scalar().rawText()).filter(s -> !s.isEmpty());
+    if (password.isPresent() && username.isEmpty()) {
+      throw node.require("password").error("a password needs a username; set username too");
+    }
+    Duration connect = node.get("connectTimeout").map(n -> n.as(Durations::parse)).orElse(DEFAULT_CONNECT_TIMEOUT);
+    Duration idle = node.get("idleTimeout").map(n -> n.as(Durations::parse)).orElse(DEFAULT_IDLE_TIMEOUT);
+    List<String> realms = new ArrayList<>();
+    node.get("tokenRealms").ifPresent(n -> n.sequence().items().forEach(i -> realms.add(i.text().toLowerCase())));
+    return new UpstreamConfig(key, url, username, password, connect, idle, realms);
+  }
+
+  static URI registryUrl(String text) {
+    URI uri;
+    try {
+      uri = new URI(text);
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException("\"" + text + "\" is not a URL; write e.g. https://registry-1.docker.io");
+    }
+    if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme())) {
+      throw new IllegalArgumentException("\"" + text + "\" must start with https:// (or http:// for in-cluster and "
+          + "test registries)");
+    }
+    if (uri.getHost() == null) {
+      throw new IllegalArgumentException("\"" + text + "\" has no host");
+    }
+    if (uri.getRawUserInfo() != null) {
+      throw new IllegalArgumentException("put credentials in username and password, not in the URL");
+    }
+    if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+      throw new IllegalArgumentException("\"" + text + "\" must not have a query or fragment");
+    }
+    if (uri.getRawPath() != null && uri.getRawPath().replaceAll("/+$", "").endsWith("/v2")) {
+      throw new IllegalArgumentException("\"" + text + "\" ends in /v2; give the base URL, jitdi adds /v2/ itself");
+    }
+    return uri;
+  }
+}

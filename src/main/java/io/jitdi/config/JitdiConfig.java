@@ -1,0 +1,24 @@
+package io.jitdi.config;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The whole configuration, validated. Built by {@link ConfigLoader}; immutable.
+ *
+ * @param file where it was read from
+ * @param upstreams by key, in file order
+ * @param defaultUpstream key of the upstream for requests that name no registry
+ */
+public record JitdiConfig(Path file, ServerConfig server, CacheConfig cache, Map<String, UpstreamConfig> upstreams,
+    String defaultUpstream) {
+
+  public JitdiConfig {
+    upstreams = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(upstreams));
+  }
+
+  public Optional<UpstreamConfig> upstream(String key) {
+    return Optional.ofNullable(upstreams.get(key));
+  }
+}

@@ -1,0 +1,169 @@
+package io.jitdi.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * jitdi's meters, by the names operators query. Every label has a bounded set of values: never a digest, tag or raw
+ * path. Meters are resolved once per label set and cached, so recording on a hot path is a map lookup and an add.
+ *
+ * <p>Names as Prometheus shows them: {@code jitdi_cache_requests_total{kind,result}},
+ * {@code jitdi_served_bytes_total{source}}, {@code jitdi_upstream_bytes_total{upstream}},
+ * {@code jitdi_upstream_requests_total{upstream,kind,status}},
+ * {@code jitdi_upstream_request_duration_seconds{upstream,kind}}, {@code jitdi_cache_size_bytes},
+ * {@code jitdi_cache_max_bytes}, {@code jitdi_cache_blobs}, {@code jitdi_cache_evictions_total},
+ * {@code jitdi_cache_evicted_bytes_total}, {@code jitdi_fills_inflight}, {@code jitdi_digest_mismatch_total{upstream}},
+ * {@code jitdi_jit_builds_total{rule,result}}, {@code jitdi_jit_build_duration_seconds{rule}},
+ * {@code jitdi_jit_build_bytes_total}, {@code jitdi_jit_builds_inflight}, and
+ * {@code http_server_requests_seconds{method,route,status}}.
+ */
+public final class JitdiMetrics {
+  /** What a cache request was for. */
+  public enum Kind { blob, manifest }
+
+  /** How a cache request was answered. */
+  public enum CacheResult { hit, miss, coalesced, stale }
+
+  /** Where served bytes came from. */
+  public enum Source { cache, upstream, jit }
+
+  private final PrometheusMeterRegistry registry;
+  private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+  private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+  private final Counter evictions;
+  private final Counter evictedBytes;
+  private final Counter jitBuildBytes;
+
+  public JitdiMetrics() {
+    this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(registry);
+    new JvmGcMetrics().bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ClassLoaderMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new FileDescriptorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+    evictions = Counter.builder("jitdi.cache.evictions").description("Blobs evicted by the LRU budget")
+        .register(registry);
+    evictedBytes = Counter.builder("jitdi.cache.evicted.bytes").description("Bytes evicted by the LRU budget")
+        .register(registry);
+    jitBuildBytes = Counter.builder("jitdi.jit.build.bytes").description("Bytes written by JIT layer builds")
+        .register(registry);
+    for (Kind kind : Kind.values()) {
+      for (CacheResult result : CacheResult.values()) {
+        cacheRequestCounter(kind, result);
+      }
+    }
+    for (Source source : Source.values()) {
+      servedBytesCounter(source);
+    }
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  /** The Prometheus text exposition of every meter. */
+  public String scrape() {
+    return registry.scrape();
+  }
+
+  public void cacheRequest(Kind kind, CacheResult result) {
+    cacheRequestCounter(kind, result).increment();
+  }
+
+  private Counter cacheRequestCounter(Kind kind, CacheResult result) {
+    return counters.computeIfAbsent("cr|" + kind + "|" + result, k -> Counter.builder("jitdi.cache.requests")
+        .description("Cache lookups by kind and how they were answered")
+        .tag("kind", kind.name()).tag("result", result.name()).register(registry));
+  }
+
+  /** A counter to add served bytes to; resolve once per response, add per chunk. */
+  public Counter servedBytesCounter(Source source) {
+    return counters.computeIfAbsent("sb|" + source, k -> Counter.builder("jitdi.served.bytes")
+        .description("Bytes sent to clients by where they came from").tag("source", source.name()).register(registry));
+  }
+
+  /** A counter of bytes read from {@code upstream}; resolve once per transfer. */
+  public Counter upstreamBytesCounter(String upstream) {
+    return counters.computeIfAbsent("ub|" + upstream, k -> Counter.builder("jitdi.upstream.bytes")
+        .description("Bytes read from upstream registries").tag("upstream", upstream).register(registry));
+  }
+
+  /**
+   * Records one upstream request.
+   *
+   * @param kind {@code manifest}, {@code blob}, {@code token}, {@code tags} or {@code head}
+   * @param status the HTTP status, or {@code error} when no response came
+   */
+  public void upstreamRequest(String upstream, String kind, String status, Duration took) {
+    counters.computeIfAbsent("ur|" + upstream + "|" + kind + "|" + status, k -> Counter.builder("jitdi.upstream.requests")
+        .description("Requests sent to upstream registries").tag("upstream", upstream).tag("kind", kind)
+        .tag("status", status).register(registry)).increment();
+    timers.computeIfAbsent("ud|" + upstream + "|" + kind, k -> Timer.builder("jitdi.upstream.request.duration")
+        .description("Time to the upstream's response headers").tag("upstream", upstream).tag("kind", kind)
+        .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofMinutes(2)).register(registry)).record(took);
+  }
+
+  public void digestMismatch(String upstream) {
+    counters.computeIfAbsent("dm|" + upstream, k -> Counter.builder("jitdi.digest.mismatch")
+        .description("Upstream content whose sha256 or size did not match its digest").tag("upstream", upstream)
+        .register(registry)).increment();
+  }
+
+  public void evicted(long bytes) {
+    evictions.increment();
+    evictedBytes.increment(bytes);
+  }
+
+  /** Records one HTTP request served, by route template (never the raw path). */
+  public void httpRequest(String method, String route, int status, Duration took) {
+    timers.computeIfAbsent("hs|" + method + "|" + route + "|" + status, k -> Timer.builder("http.server.requests")
+        .description("HTTP requests served, by route template").tag("method", method).tag("route", route)
+        .tag("status", Integer.toString(status)).register(registry)).record(took);
+  }
+
+  public void jitBuild(String rule, String result) {
+    counters.computeIfAbsent("jb|" + rule + "|" + result, k -> Counter.builder("jitdi.jit.builds")
+        .description("JIT image requests by rule and outcome").tag("rule", rule).tag("result", result)
+        .register(registry)).increment();
+  }
+
+  public void jitBuildDuration(String rule, Duration took) {
+    timers.computeIfAbsent("jd|" + rule, k -> Timer.builder("jitdi.jit.build.duration")
+        .description("Time to build a JIT image").tag("rule", rule).publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(10)).maximumExpectedValue(Duration.ofHours(1)).register(registry))
+        .record(took);
+  }
+
+  public Counter jitBuildBytes() {
+    return jitBuildBytes;
+  }
+
+  /** Registers a gauge that reads {@code state} at scrape time. */
+  public <T> void gauge(String name, String description, T state, ToDoubleFunction<T> value) {
+    Gauge.builder(name, state, value).description(description).register(registry);
+  }
+
+  /** Registers a gauge read from a supplier at scrape time. */
+  public void gauge(String name, String description, Supplier<Number> value) {
+    Gauge.builder(name, value).description(description).register(registry);
+  }
+}

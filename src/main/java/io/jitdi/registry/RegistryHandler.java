@@ -1,0 +1,360 @@
+package io.jitdi.registry;
+
+import io.jitdi.cache.Blobs;
+import io.jitdi.cache.Cache;
+import io.jitdi.cache.Manifests;
+import io.jitdi.cache.OpenBlob;
+import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.metrics.JitdiMetrics.Source;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.ErrorCode;
+import io.jitdi.oci.Reference;
+import io.jitdi.oci.RegistryException;
+import io.jitdi.oci.Tag;
+import io.jitdi.stream.GrowingFileSender;
+import io.jitdi.stream.VerifiedRelay;
+import io.jitdi.upstream.Bodies;
+import io.jitdi.upstream.UpstreamErrors;
+import io.jitdi.upstream.UpstreamRouter;
+import io.jitdi.upstream.UpstreamRouter.Route;
+import io.micrometer.core.instrument.Counter;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import java.net.URLEncoder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The pull side of the OCI distribution API, plus health and metrics endpoints.
+ *
+ * <p>Every 200 carries {@code Docker-Content-Digest}, the real {@code Content-Length} (HEAD included) and
+ * {@code Content-Type} (a manifest's own media type). Every error is OCI error JSON. A blob body that cannot be
+ * completed ends in a reset connection, never in a short body that looks complete.
+ *
+ * @see <a href="https://github.com/opencontainers/distribution-spec/blob/main/spec.md">distribution spec</a>
+ */
+public final class RegistryHandler implements Handler<HttpServerRequest> {
+  private static final Set<HttpMethod> READ = Set.of(HttpMethod.GET, HttpMethod.HEAD);
+  private static final Pattern PAGE_SIZE = Pattern.compile("\\d{1,6}");
+  private static final int TAGS_LIST_LIMIT = 4 * 1024 * 1024;
+
+  private final Vertx vertx;
+  private final UpstreamRouter router;
+  private final Cache cache;
+  private final Blobs blobs;
+  private final Manifests manifests;
+  private final JitdiMetrics metrics;
+  private final Counter servedFromCache;
+  private final Counter servedFromUpstream;
+
+  public RegistryHandler(Vertx vertx, UpstreamRouter router, Cache cache, JitdiMetrics metrics) {
+    this.vertx = vertx;
+    this.router = router;
+    this.cache = cache;
+    this.blobs = cache.blobs();
+    this.manifests = cache.manifests();
+    this.metrics = metrics;
+    this.servedFromCache = metrics.servedBytesCounter(Source.cache);
+    this.servedFromUpstream = metrics.servedBytesCounter(Source.upstream);
+  }
+
+  @Override
+  public void handle(HttpServerRequest request) {
+    Exchange exchange = new Exchange(request, metrics);
+    ApiPath path = ApiPath.parse(request.path());
+    exchange.route(path.kind());
+    try {
+      switch (path.kind()) {
+        case BASE -> read(exchange, () -> json(exchange, 200, "{}"));
+        case MANIFEST -> read(exchange, () -> manifest(exchange, path));
+        case BLOB -> read(exchange, () -> blob(exchange, path));
+        case TAGS -> read(exchange, () -> tags(exchange, path));
+        case UPLOAD -> exchange.fail(new RegistryException(ErrorCode.UNSUPPORTED, 405,
+            "jitdi is a read-only pull-through cache; push to the upstream registry instead", null, null, null));
+        case HEALTHZ -> read(exchange, () -> json(exchange, 200, "{\"status\":\"ok\"}"));
+        case READYZ -> read(exchange, () -> ready(exchange));
+        case METRICS -> read(exchange, () -> metricsText(exchange));
+        default -> exchange.fail(RegistryException.withStatus(ErrorCode.UNSUPPORTED, 404,
+            "no such endpoint; jitdi serves the OCI distribution API under /v2/"));
+      }
+    } catch (RuntimeException e) {
+      exchange.fail(e);
+    }
+  }
+
+  private static void read(Exchange exchange, Runnable handler) {
+    if (!READ.contains(exchange.request().method())) {
+      exchange.response().putHeader("Allow", "GET, HEAD");
+      exchange.fail(new RegistryException(ErrorCode.UNSUPPORTED, 405, "method " + exchange.request().method()
+          + " is not supported; jitdi serves pulls only (GET, HEAD)", null, null, null));
+      return;
+    }
+    handler.run();
+  }
+
+  private Route route(Exchange exchange, ApiPath path) {
+    return router.route(exchange.request().getParam("ns"), path.name());
+  }
+
+  private void manifest(Exchange exchange, ApiPath path) {
+    Reference ref = Reference.parse(path.reference());
+    Route route = route(exchange, path);
+    String accept = Accepts.normalize(exchange.request().headers().getAll("Accept"));
+    manifests.get(route.upstream(), route.name(), ref, accept, !exchange.head()).onComplete(ar -> {
+      if (ar.failed()) {
+        exchange.fail(ar.cause());
+        return;
+      }
+      Manifests.Answer answer = ar.result();
+      exchange.cache(answer.result().name());
+      HttpServerResponse response = exchange.response();
+      response.setStatusCode(200)
+          .putHeader("Content-Type", answer.mediaType().value())
+          .putHeader("Content-Length", Long.toString(answer.size()))
+          .putHeader("Docker-Content-Digest", answer.digest().toString())
+          .putHeader("ETag", "\"" + answer.digest() + "\"");
+      if (exchange.head()) {
+        response.end();
+        return;
+      }
+      (answer.result() == JitdiMetrics.CacheResult.miss ? servedFromUpstream : servedFromCache)
+          .increment(answer.size());
+      response.end(Buffer.buffer(answer.manifest().orElseThrow().bytesUnsafe()));
+    });
+  }
+
+  private void blob(Exchange exchange, ApiPath path) {
+    Digest digest = Digest.parse(path.reference());
+    Route route = route(exchange, path);
+    if (exchange.head()) {
+      blobs.size(route.upstream(), route.name(), digest).onComplete(ar -> {
+        if (ar.failed()) {
+          exchange.fail(ar.cause());
+          return;
+        }
+        HttpServerResponse response = exchange.response();
+        blobHeaders(response, digest);
+        ar.result().ifPresent(size -> response.putHeader("Content-Length", Long.toString(size)));
+        response.setStatusCode(200).end();
+      });
+      return;
+    }
+    blobs.get(route.upstream(), route.name(), digest).onComplete(ar -> {
+      if (ar.failed()) {
+        exchange.fail(ar.cause());
+        return;
+      }
+      try {
+        Blobs.Answer answer = ar.result();
+        if (answer instanceof Blobs.Hit hit) {
+          sendHit(exchange, digest, hit.blob());
+        } else if (answer instanceof Blobs.Filling filling) {
+          sendFilling(exchange, digest, filling);
+        } else if (answer instanceof Blobs.Relaying relaying) {
+          sendRelay(exchange, digest, relaying);
+        }
+      } catch (RuntimeException e) {
+        exchange.fail(e);
+      }
+    });
+  }
+
+  private void sendHit(Exchange exchange, Digest digest, OpenBlob blob) {
+    exchange.cache("hit");
+    HttpServerResponse response = exchange.response();
+    Optional<ByteRange> range;
+    try {
+      range = ByteRange.parse(exchange.request().getHeader("Range"), blob.size());
+    } catch (RegistryException e) {
+      blob.close();
+      exchange.fail(e);
+      return;
+    }
+    long offset = range.map(ByteRange::start).orElse(0L);
+    long length = range.map(ByteRange::length).orElse(blob.size());
+    blobHeaders(response, digest);
+    range.ifPresent(r -> response.setStatusCode(206).putHeader("Content-Range", r.contentRange(blob.size())));
+    response.closeHandler(v -> blob.close());
+    servedFromCache.increment(length);
+    response.sendFile(blob.channel(), offset, length).onComplete(done -> blob.close());
+  }
+
+  private void sendFilling(Exchange exchange, Digest digest, Blobs.Filling filling) {
+    exchange.cache(filling.coalesced() ? "coalesced" : "miss");
+    HttpServerResponse response = exchange.response();
+    long size = filling.size();
+    Optional<ByteRange> range = ByteRange.parse(exchange.request().getHeader("Range"), size);
+    blobs.pin(digest);
+    filling.fill().openForRead().onComplete(opened -> {
+      if (opened.failed()) {
+        blobs.unpin(digest);
+        exchange.fail(opened.cause());
+        return;
+      }
+      FileChannel channel = opened.result();
+      Runnable release = () -> {
+        closeQuietly(channel);
+        blobs.unpin(digest);
+      };
+      if (response.closed()) {
+        release.run();
+        return;
+      }
+      blobHeaders(response, digest);
+      long start = range.map(ByteRange::start).orElse(0L);
+      long end = range.map(ByteRange::end).orElse(size >= 0 ? size : Long.MAX_VALUE);
+      if (range.isPresent()) {
+        response.setStatusCode(206).putHeader("Content-Range", range.get().contentRange(size));
+      }
+      if (size >= 0) {
+        response.putHeader("Content-Length", Long.toString(end - start));
+      } else {
+        response.setChunked(true);
+      }
+      response.writeHead();
+      GrowingFileSender sender = GrowingFileSender.start(vertx, channel, filling.fill(), start, end, response,
+          servedFromUpstream::increment);
+      response.closeHandler(v -> sender.cancel());
+      sender.result().onComplete(sent -> {
+        release.run();
+        if (sent.succeeded()) {
+          response.end();
+        } else {
+          exchange.resetConnection();
+        }
+      });
+    });
+  }
+
+  private void sendRelay(Exchange exchange, Digest digest, Blobs.Relaying relaying) {
+    exchange.cache("miss");
+    HttpServerResponse response = exchange.response();
+    long size = relaying.size();
+    Optional<ByteRange> range;
+    try {
+      range = ByteRange.parse(exchange.request().getHeader("Range"), size);
+    } catch (RegistryException e) {
+      relaying.upstream().request().reset();
+      throw e;
+    }
+    long start = range.map(ByteRange::start).orElse(0L);
+    long end = range.map(ByteRange::end).orElse(size >= 0 ? size : Long.MAX_VALUE);
+    blobHeaders(response, digest);
+    if (range.isPresent()) {
+      response.setStatusCode(206).putHeader("Content-Range", range.get().contentRange(size));
+    }
+    if (size >= 0) {
+      response.putHeader("Content-Length", Long.toString(end - start));
+    } else {
+      response.setChunked(true);
+    }
+    response.writeHead();
+    VerifiedRelay relay = VerifiedRelay.start(relaying.upstream(), response, digest, size, start, end,
+        vertx.getOrCreateContext(), blobs.io().executor(), servedFromUpstream::increment);
+    response.closeHandler(v -> {
+      relay.cancel();
+      relaying.upstream().request().reset();
+    });
+    relay.result().onComplete(sent -> {
+      if (sent.succeeded()) {
+        response.end();
+      } else {
+        if (sent.cause() instanceof RegistryException e && e.code() == ErrorCode.DIGEST_INVALID) {
+          metrics.digestMismatch(exchange.request().getParam("ns", "default"));
+        }
+        relaying.upstream().request().reset();
+        exchange.resetConnection();
+      }
+    });
+  }
+
+  private void tags(Exchange exchange, ApiPath path) {
+    Route route = route(exchange, path);
+    StringBuilder query = new StringBuilder();
+    String n = exchange.request().getParam("n");
+    if (n != null) {
+      if (!PAGE_SIZE.matcher(n).matches()) {
+        throw new RegistryException(ErrorCode.UNSUPPORTED, 400, "n must be a number of tags", Map.of("n", clip(n)),
+            null, null);
+      }
+      query.append("n=").append(n);
+    }
+    String last = exchange.request().getParam("last");
+    if (last != null) {
+      Tag.parse(last);
+      query.append(query.length() > 0 ? "&" : "").append("last=").append(URLEncoder.encode(last,
+          StandardCharsets.UTF_8));
+    }
+    route.upstream().tags(route.name(), query.toString()).compose(upstream -> {
+      if (upstream.statusCode() != 200) {
+        return UpstreamErrors.of(route.upstream().key(), UpstreamErrors.Subject.tags, upstream)
+            .compose(Future::<Void>failedFuture);
+      }
+      String link = upstream.getHeader("Link");
+      return Bodies.read(upstream, TAGS_LIST_LIMIT).compose(body -> {
+        exchange.cache("upstream");
+        HttpServerResponse response = exchange.response();
+        if (link != null) {
+          response.putHeader("Link", link);
+        }
+        servedFromUpstream.increment(body.length());
+        return response.setStatusCode(200).putHeader("Content-Type", "application/json").end(body);
+      });
+    }).onFailure(exchange::fail);
+  }
+
+  private void ready(Exchange exchange) {
+    blobs.io().call(cache::ready).onComplete(ar -> {
+      if (ar.succeeded() && ar.result()) {
+        json(exchange, 200, "{\"status\":\"ready\"}");
+      } else {
+        exchange.fail(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
+            "not ready: the index is closed or the cache directory is not writable"));
+      }
+    });
+  }
+
+  private void metricsText(Exchange exchange) {
+    blobs.io().call(metrics::scrape).onComplete(ar -> {
+      if (ar.failed()) {
+        exchange.fail(ar.cause());
+        return;
+      }
+      exchange.response().setStatusCode(200).putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+          .end(ar.result());
+    });
+  }
+
+  private static void json(Exchange exchange, int status, String body) {
+    exchange.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(body);
+  }
+
+  private static void blobHeaders(HttpServerResponse response, Digest digest) {
+    response.putHeader("Content-Type", "application/octet-stream")
+        .putHeader("Docker-Content-Digest", digest.toString())
+        .putHeader("ETag", "\"" + digest + "\"")
+        .putHeader("Accept-Ranges", "bytes")
+        .putHeader("Cache-Control", "max-age=31536000");
+  }
+
+  private static void closeQuietly(FileChannel channel) {
+    try {
+      channel.close();
+    } catch (java.io.IOException ignored) {
+      // read-only
+    }
+  }
+
+  private static String clip(String s) {
+    return s.length() > 100 ? s.substring(0, 100) + "..." : s;
+  }
+}

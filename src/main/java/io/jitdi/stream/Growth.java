@@ -1,0 +1,18 @@
+package io.jitdi.stream;
+
+import io.vertx.core.Future;
+
+/**
+ * How far a file that is still being written may be read. Implemented by a blob fill; read by
+ * {@link GrowingFileSender}.
+ */
+public interface Growth {
+  /** Bytes from the start of the file that may be read now. Never decreases. */
+  long readable();
+
+  /**
+   * Completes with the new {@link #readable()} once it exceeds {@code position}; completes with {@code -1} when the
+   * content is complete and ends at {@code position}; fails when the content failed (a cut or a digest mismatch).
+   */
+  Future<Long> awaitBeyond(long position);
+}

@@ -1,0 +1,443 @@
+package io.jitdi.upstream;
+
+import io.jitdi.concurrent.SingleFlight;
+import io.jitdi.config.UpstreamConfig;
+import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.ErrorCode;
+import io.jitdi.oci.Manifest;
+import io.jitdi.oci.MediaType;
+import io.jitdi.oci.Reference;
+import io.jitdi.oci.RegistryException;
+import io.jitdi.oci.RepositoryName;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * A client for one configured upstream registry: token and basic auth, redirects, timeouts and error mapping.
+ *
+ * <p>Auth: after the first {@code 401 Bearer} challenge, tokens are fetched before each request (cached per scope
+ * until they expire) and refreshed once on a 401. Token realms must be on the upstream's own host or domain, or
+ * listed in {@code tokenRealms}, so a registry cannot send credentials elsewhere. Basic credentials are sent only
+ * after a {@code Basic} challenge.
+ *
+ * <p>Redirects (301/302/303/307/308, up to 5) are followed, and {@code Authorization} is sent only to the upstream's
+ * own origin, never to a blob store or CDN host it redirects to.
+ *
+ * <p>Every response handed out is paused and its status was not checked, unless a method says otherwise; the caller
+ * must consume it or reset it.
+ */
+public final class UpstreamClient {
+  public static final String USER_AGENT = "jitdi/" + Version.VERSION;
+  static final int MAX_REDIRECTS = 5;
+
+  /** The answer to a manifest HEAD: what the upstream says the tag or digest currently is. */
+  public record ManifestHead(Optional<Digest> digest, Optional<MediaType> mediaType, OptionalLong size) {}
+
+  private final UpstreamConfig config;
+  private final HttpClient http;
+  private final TokenCache tokens;
+  private final JitdiMetrics metrics;
+  private final SingleFlight<TokenCache.Key, String> tokenFetches = new SingleFlight<>();
+  private volatile Challenge bearer;
+  private volatile boolean basic;
+
+  public UpstreamClient(UpstreamConfig config, HttpClient http, TokenCache tokens, JitdiMetrics metrics) {
+    this.config = config;
+    this.http = http;
+    this.tokens = tokens;
+    this.metrics = metrics;
+  }
+
+  /** The configured key, e.g. {@code docker.io}. */
+  public String key() {
+    return config.key();
+  }
+
+  public UpstreamConfig config() {
+    return config;
+  }
+
+  /**
+   * Fetches a manifest with the client's {@code accept} (null for none), checks it is a manifest of at most 4 MiB,
+   * and that its sha256 matches the upstream's {@code Docker-Content-Digest} and, for a digest reference, the
+   * reference.
+   */
+  public Future<Manifest> manifest(RepositoryName repo, Reference ref, String accept) {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
+    if (accept != null) {
+      headers.set(HttpHeaders.ACCEPT, accept);
+    }
+    return send(HttpMethod.GET, repo, "manifests/" + ref, headers, "manifest").compose(response -> {
+      if (response.statusCode() != 200) {
+        return UpstreamErrors.of(key(), UpstreamErrors.Subject.manifest, response).compose(Future::failedFuture);
+      }
+      String declaredDigest = response.getHeader("Docker-Content-Digest");
+      String contentType = response.getHeader(HttpHeaders.CONTENT_TYPE);
+      return Bodies.read(response, Manifest.MAX_BYTES)
+          .recover(e -> Future.failedFuture(e instanceof Bodies.TooLargeException
+              ? invalid("manifest " + repo + ":" + ref + " is larger than 4 MiB")
+              : UpstreamErrors.unreachable(key(), e)))
+          .map(body -> {
+            Manifest manifest;
+            try {
+              manifest = Manifest.parse(body.getBytes(), contentType);
+            } catch (IllegalArgumentException e) {
+              throw invalid("manifest " + repo + ":" + ref + " from upstream " + key() + " is invalid: "
+                  + e.getMessage());
+            }
+            Optional<Digest> expected = ref.digest();
+            if (expected.isEmpty() && declaredDigest != null) {
+              expected = parseDigest(declaredDigest);
+            }
+            if (expected.isPresent() && !expected.get().equals(manifest.digest())) {
+              metrics.digestMismatch(key());
+              throw invalid("manifest " + repo + ":" + ref + " from upstream " + key() + " has digest "
+                  + manifest.digest() + ", not " + expected.get());
+            }
+            return manifest;
+          });
+    });
+  }
+
+  /** HEADs a manifest; fails with the mapped error unless the upstream answers 200. */
+  public Future<ManifestHead> headManifest(RepositoryName repo, Reference ref, String accept) {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
+    if (accept != null) {
+      headers.set(HttpHeaders.ACCEPT, accept);
+    }
+    return send(HttpMethod.HEAD, repo, "manifests/" + ref, headers, "manifest").compose(response -> {
+      if (response.statusCode() != 200) {
+        return UpstreamErrors.of(key(), UpstreamErrors.Subject.manifest, response).compose(Future::failedFuture);
+      }
+      ManifestHead head = new ManifestHead(parseDigest(response.getHeader("Docker-Content-Digest")),
+          MediaType.parse(response.getHeader(HttpHeaders.CONTENT_TYPE)), contentLength(response));
+      return Bodies.discard(response).map(head);
+    });
+  }
+
+  /**
+   * GETs a blob from {@code offset} on. The response is 200 (whole blob, only when {@code offset} is 0) or 206
+   * starting exactly at {@code offset}; anything else fails with the mapped error.
+   */
+  public Future<HttpClientResponse> blob(RepositoryName repo, Digest digest, long offset) {
+    MultiMap headers = MultiMap.caseInsensitiveMultiMap();
+    if (offset > 0) {
+      headers.set("Range", "bytes=" + offset + "-");
+    }
+    return send(HttpMethod.GET, repo, "blobs/" + digest, headers, "blob").compose(response -> {
+      int status = response.statusCode();
+      if (status == 200 && offset == 0) {
+        return Future.succeededFuture(response);
+      }
+      if (status == 206 && offset > 0 && contentRangeStart(response.getHeader("Content-Range")) == offset) {
+        return Future.succeededFuture(response);
+      }
+      if (status == 200 || status == 206) {
+        response.request().reset();
+        return Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 502, "upstream " + key()
+            + " did not resume blob " + digest + " at byte " + offset));
+      }
+      return UpstreamErrors.of(key(), UpstreamErrors.Subject.blob, response).compose(Future::failedFuture);
+    });
+  }
+
+  /** HEADs a blob and gives its size (empty when the upstream does not say). */
+  public Future<OptionalLong> headBlob(RepositoryName repo, Digest digest) {
+    return send(HttpMethod.HEAD, repo, "blobs/" + digest, MultiMap.caseInsensitiveMultiMap(), "blob")
+        .compose(response -> {
+          if (response.statusCode() != 200) {
+            return UpstreamErrors.of(key(), UpstreamErrors.Subject.blob, response).compose(Future::failedFuture);
+          }
+          OptionalLong size = contentLength(response);
+          return Bodies.discard(response).map(size);
+        });
+  }
+
+  /** GETs {@code tags/list} with the given (already validated) query; any status is returned. */
+  public Future<HttpClientResponse> tags(RepositoryName repo, String query) {
+    return send(HttpMethod.GET, repo, "tags/list" + (query.isEmpty() ? "" : "?" + query),
+        MultiMap.caseInsensitiveMultiMap(), "tags");
+  }
+
+  /**
+   * Sends {@code method} to {@code /v2/<repo>/<subpath>}, authenticating and following redirects. The response is
+   * paused; its status is whatever the upstream said after auth (a 401 that auth could not fix is returned as is).
+   */
+  public Future<HttpClientResponse> send(HttpMethod method, RepositoryName repo, String subpath, MultiMap headers,
+      String kind) {
+    URI url = URI.create(config.url().getScheme() + "://" + config.url().getRawAuthority() + config.pathPrefix()
+        + "/v2/" + repo + "/" + subpath);
+    String scope = "repository:" + repo + ":pull";
+    return authorization(scope).compose(auth -> attempt(method, url, headers, auth, kind, 0)
+        .compose(response -> {
+          if (response.statusCode() != 401) {
+            return Future.succeededFuture(response);
+          }
+          List<Challenge> challenges = Challenge.parseAll(response.headers().getAll("WWW-Authenticate"));
+          Optional<Challenge> bearerChallenge = Challenge.find(challenges, "bearer");
+          if (bearerChallenge.isPresent()) {
+            Challenge c = bearerChallenge.get();
+            bearer = c;
+            String challengeScope = c.param("scope").orElse(scope);
+            if (auth != null && auth.startsWith("Bearer ")) {
+              tokens.invalidate(tokenKey(c, challengeScope), auth.substring("Bearer ".length()));
+            }
+            return Bodies.discard(response).compose(v -> token(c, challengeScope))
+                .compose(token -> attempt(method, url, headers, "Bearer " + token, kind, 0));
+          }
+          if (Challenge.find(challenges, "basic").isPresent() && config.username().isPresent()
+              && (auth == null || !auth.startsWith("Basic "))) {
+            basic = true;
+            return Bodies.discard(response).compose(v -> attempt(method, url, headers, basicHeader(), kind, 0));
+          }
+          return Future.succeededFuture(response);
+        }));
+  }
+
+  private Future<String> authorization(String scope) {
+    Challenge c = bearer;
+    if (c != null) {
+      return token(c, scope).map(t -> "Bearer " + t);
+    }
+    if (basic) {
+      return Future.succeededFuture(basicHeader());
+    }
+    return Future.succeededFuture(null);
+  }
+
+  private Future<HttpClientResponse> attempt(HttpMethod method, URI url, MultiMap headers, String authorization,
+      String kind, int hops) {
+    RequestOptions options = new RequestOptions()
+        .setMethod(method)
+        .setAbsoluteURI(url.toString())
+        .setConnectTimeout(config.connectTimeout().toMillis())
+        .setIdleTimeout(config.idleTimeout().toMillis())
+        .setFollowRedirects(false);
+    options.putHeader(HttpHeaders.USER_AGENT, USER_AGENT);
+    headers.forEach(options::putHeader);
+    if (authorization != null && sameOrigin(url, config.url())) {
+      options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
+    }
+    long started = System.nanoTime();
+    return http.request(options).compose(request -> request.send())
+        .andThen(ar -> metrics.upstreamRequest(key(), kind,
+            ar.succeeded() ? Integer.toString(ar.result().statusCode()) : "error",
+            Duration.ofNanos(System.nanoTime() - started)))
+        .recover(e -> Future.failedFuture(UpstreamErrors.unreachable(key(), e)))
+        .compose(response -> {
+          response.pause();
+          String location = response.getHeader(HttpHeaders.LOCATION);
+          if (!isRedirect(response.statusCode()) || location == null) {
+            return Future.succeededFuture(response);
+          }
+          if (hops >= MAX_REDIRECTS) {
+            return Bodies.discard(response).compose(v -> Future.failedFuture(RegistryException.withStatus(
+                ErrorCode.UNAVAILABLE, 502, "upstream " + key() + " redirected more than " + MAX_REDIRECTS
+                    + " times; last to " + clip(location))));
+          }
+          URI next;
+          try {
+            next = url.resolve(location.trim());
+          } catch (IllegalArgumentException e) {
+            next = null;
+          }
+          if (next == null || !("http".equals(next.getScheme()) || "https".equals(next.getScheme()))) {
+            return Bodies.discard(response).compose(v -> Future.failedFuture(RegistryException.withStatus(
+                ErrorCode.UNAVAILABLE, 502, "upstream " + key() + " redirected to an unusable location "
+                    + clip(location))));
+          }
+          HttpMethod nextMethod = response.statusCode() == 303 && method != HttpMethod.HEAD ? HttpMethod.GET : method;
+          URI target = next;
+          return Bodies.discard(response)
+              .compose(v -> attempt(nextMethod, target, headers, authorization, kind, hops + 1));
+        });
+  }
+
+  private Future<String> token(Challenge challenge, String scope) {
+    Optional<String> realmText = challenge.param("realm");
+    if (realmText.isEmpty()) {
+      return Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAUTHORIZED, 502,
+          "upstream " + key() + " sent a Bearer challenge without a realm"));
+    }
+    URI realm;
+    try {
+      realm = URI.create(realmText.get());
+    } catch (IllegalArgumentException e) {
+      return Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAUTHORIZED, 502,
+          "upstream " + key() + " sent a token realm that is not a URL: " + clip(realmText.get())));
+    }
+    Optional<String> refusal = refuseRealm(realm);
+    if (refusal.isPresent()) {
+      return Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAUTHORIZED, 502, refusal.get()));
+    }
+    TokenCache.Key tokenKey = tokenKey(challenge, scope);
+    Optional<String> cached = tokens.get(tokenKey);
+    if (cached.isPresent()) {
+      return Future.succeededFuture(cached.get());
+    }
+    return tokenFetches.run(tokenKey, () -> fetchToken(realm, tokenKey)).future();
+  }
+
+  private Future<String> fetchToken(URI realm, TokenCache.Key tokenKey) {
+    StringBuilder query = new StringBuilder();
+    if (tokenKey.service() != null) {
+      query.append("service=").append(URLEncoder.encode(tokenKey.service(), StandardCharsets.UTF_8));
+    }
+    query.append(query.length() > 0 ? "&" : "").append("scope=")
+        .append(URLEncoder.encode(tokenKey.scope(), StandardCharsets.UTF_8));
+    String url = realm + (realm.getRawQuery() == null ? "?" : "&") + query;
+    RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url)
+        .setConnectTimeout(config.connectTimeout().toMillis()).setIdleTimeout(config.idleTimeout().toMillis());
+    options.putHeader(HttpHeaders.USER_AGENT, USER_AGENT);
+    if (config.username().isPresent()) {
+      options.putHeader(HttpHeaders.AUTHORIZATION, basicHeader());
+    }
+    long started = System.nanoTime();
+    return http.request(options).compose(request -> request.send())
+        .andThen(ar -> metrics.upstreamRequest(key(), "token",
+            ar.succeeded() ? Integer.toString(ar.result().statusCode()) : "error",
+            Duration.ofNanos(System.nanoTime() - started)))
+        .recover(e -> Future.failedFuture(UpstreamErrors.unreachable(key(), e)))
+        .compose(response -> {
+          if (response.statusCode() != 200) {
+            return UpstreamErrors.of(key(), UpstreamErrors.Subject.token, response).compose(e -> Future.failedFuture(
+                new RegistryException(e.code(), e.status(), "token request to " + realm.getHost() + " failed: "
+                    + e.getMessage(), e.detail(), e.retryAfter().orElse(null), null)));
+          }
+          return Bodies.read(response, Bodies.SMALL).map(body -> {
+            JsonObject json;
+            try {
+              json = new JsonObject(body);
+            } catch (RuntimeException e) {
+              throw RegistryException.withStatus(ErrorCode.UNAUTHORIZED, 502, "token realm of upstream " + key()
+                  + " answered something that is not JSON");
+            }
+            String token = json.getString("token", json.getString("access_token"));
+            if (token == null || token.isEmpty()) {
+              throw RegistryException.withStatus(ErrorCode.UNAUTHORIZED, 502, "token realm of upstream " + key()
+                  + " answered without a token");
+            }
+            Number expiresIn = json.getNumber("expires_in");
+            Duration lifetime = Duration.ofSeconds(expiresIn == null || expiresIn.longValue() <= 0 ? 60
+                : expiresIn.longValue());
+            tokens.put(tokenKey, token, lifetime);
+            return token;
+          });
+        });
+  }
+
+  /** Why jitdi will not fetch a token from {@code realm}, if it will not. */
+  Optional<String> refuseRealm(URI realm) {
+    String scheme = realm.getScheme();
+    String host = realm.getHost() == null ? null : realm.getHost().toLowerCase(Locale.ROOT);
+    if (host == null || !("https".equals(scheme) || "http".equals(scheme))) {
+      return Optional.of("upstream " + key() + " sent a token realm that is not an http(s) URL: " + clip(realm));
+    }
+    if (config.tls() && "http".equals(scheme)) {
+      return Optional.of("upstream " + key() + " sent a plain-http token realm " + clip(realm)
+          + "; jitdi only fetches tokens for an https upstream over https");
+    }
+    String own = config.host().toLowerCase(Locale.ROOT);
+    if (host.equals(own) || config.tokenRealms().contains(host)
+        || (!isIpLiteral(host) && !isIpLiteral(own) && parentDomain(host).equals(parentDomain(own)))) {
+      return Optional.empty();
+    }
+    return Optional.of("upstream " + key() + " sent a token realm on " + host + ", which is not its own domain; "
+        + "if you trust it, add it to upstreams." + key() + ".tokenRealms");
+  }
+
+  private static TokenCache.Key tokenKey(Challenge c, String scope) {
+    return new TokenCache.Key(c.param("realm").orElse(""), c.param("service").orElse(null), scope);
+  }
+
+  private String basicHeader() {
+    String credentials = config.username().orElse("") + ":" + config.password().orElse("");
+    return "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
+  }
+
+  static boolean sameOrigin(URI a, URI b) {
+    return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost().equalsIgnoreCase(b.getHost())
+        && port(a) == port(b);
+  }
+
+  private static int port(URI u) {
+    return u.getPort() > 0 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+  }
+
+  private static boolean isRedirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  }
+
+  static String parentDomain(String host) {
+    String[] labels = host.split("\\.");
+    return labels.length <= 2 ? host : labels[labels.length - 2] + "." + labels[labels.length - 1];
+  }
+
+  private static boolean isIpLiteral(String host) {
+    return host.indexOf(':') >= 0 || host.matches("[0-9.]+");
+  }
+
+  private static Optional<Digest> parseDigest(String header) {
+    if (header == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Digest.parse(header.trim()));
+    } catch (RegistryException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** The Content-Length of a response, if present and valid. */
+  public static OptionalLong contentLength(HttpClientResponse response) {
+    String value = response.getHeader(HttpHeaders.CONTENT_LENGTH);
+    if (value == null) {
+      return OptionalLong.empty();
+    }
+    try {
+      long n = Long.parseLong(value.trim());
+      return n >= 0 ? OptionalLong.of(n) : OptionalLong.empty();
+    } catch (NumberFormatException e) {
+      return OptionalLong.empty();
+    }
+  }
+
+  static long contentRangeStart(String header) {
+    // bytes 100-199/200
+    if (header == null || !header.startsWith("bytes ")) {
+      return -1;
+    }
+    int dash = header.indexOf('-');
+    try {
+      return dash > 6 ? Long.parseLong(header.substring(6, dash).trim()) : -1;
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private RegistryException invalid(String message) {
+    return new RegistryException(ErrorCode.MANIFEST_INVALID, 502, message, Map.of("upstream", key()), null, null);
+  }
+
+  private static String clip(Object o) {
+    String s = String.valueOf(o);
+    return s.length() > 200 ? s.substring(0, 200) + "..." : s;
+  }
+}

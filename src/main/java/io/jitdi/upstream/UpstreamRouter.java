@@ -1,0 +1,89 @@
+package io.jitdi.upstream;
+
+import io.jitdi.oci.ErrorCode;
+import io.jitdi.oci.RegistryException;
+import io.jitdi.oci.RepositoryName;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Picks the upstream for a request, and the repository name to ask it for.
+ *
+ * <ol>
+ *   <li>{@code ?ns=<host>} (what containerd sends to a mirror) selects the upstream with that key.</li>
+ *   <li>Otherwise a first path segment equal to a configured key selects it ({@code /v2/ghcr.io/org/img/...}), for
+ *       clients that cannot send {@code ns}.</li>
+ *   <li>Otherwise the default upstream.</li>
+ * </ol>
+ *
+ * A registry that is not configured, whether named by {@code ns} or by a first segment that looks like a host (has a
+ * dot or a port, or is {@code localhost}), is refused with 404 {@code NAME_UNKNOWN} before any connection: jitdi is
+ * not an open proxy. For {@code docker.io}, a one-component name gets {@code library/}.
+ */
+public final class UpstreamRouter {
+  public static final String DOCKER_HUB = "docker.io";
+
+  /** Where a request goes. */
+  public record Route(UpstreamClient upstream, RepositoryName name) {}
+
+  private final Map<String, UpstreamClient> upstreams;
+  private final UpstreamClient defaultUpstream;
+
+  public UpstreamRouter(Map<String, UpstreamClient> upstreams, String defaultKey) {
+    this.upstreams = Map.copyOf(upstreams);
+    this.defaultUpstream = upstreams.get(defaultKey);
+    if (defaultUpstream == null) {
+      throw new IllegalArgumentException("default upstream " + defaultKey + " is not configured");
+    }
+  }
+
+  /**
+   * Routes a request for {@code rawName} (the path's name part, undecoded).
+   *
+   * @param ns the {@code ns} query parameter, or null
+   * @throws RegistryException {@code NAME_UNKNOWN} for an unconfigured registry, {@code NAME_INVALID} for a bad name
+   */
+  public Route route(String ns, String rawName) {
+    if (ns != null && !ns.isEmpty()) {
+      UpstreamClient upstream = upstreams.get(ns.toLowerCase(Locale.ROOT));
+      if (upstream == null) {
+        throw notConfigured(ns);
+      }
+      return new Route(upstream, name(upstream, rawName));
+    }
+    int slash = rawName.indexOf('/');
+    if (slash > 0) {
+      String first = rawName.substring(0, slash);
+      UpstreamClient upstream = upstreams.get(first);
+      if (upstream != null) {
+        return new Route(upstream, name(upstream, rawName.substring(slash + 1)));
+      }
+      if (looksLikeHost(first)) {
+        throw notConfigured(first);
+      }
+    }
+    return new Route(defaultUpstream, name(defaultUpstream, rawName));
+  }
+
+  public Map<String, UpstreamClient> upstreams() {
+    return upstreams;
+  }
+
+  private static RepositoryName name(UpstreamClient upstream, String raw) {
+    RepositoryName name = RepositoryName.parse(raw);
+    if (DOCKER_HUB.equals(upstream.key()) && name.components().size() == 1) {
+      return name.prefixed("library");
+    }
+    return name;
+  }
+
+  private static boolean looksLikeHost(String segment) {
+    return segment.indexOf('.') >= 0 || segment.indexOf(':') >= 0 || segment.equals("localhost");
+  }
+
+  private static RegistryException notConfigured(String host) {
+    String shown = host.length() > 100 ? host.substring(0, 100) + "..." : host;
+    return new RegistryException(ErrorCode.NAME_UNKNOWN, "registry " + shown + " is not configured in jitdi; add it "
+        + "under upstreams: in the config to allow it", Map.of("registry", shown));
+  }
+}
