@@ -1,0 +1,46 @@
+package io.jitdi;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MainTest {
+  @TempDir
+  Path dir;
+
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  private int run(String... args) {
+    return Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void helpPrintsUsage() {
+    assertEquals(0, run("--help"));
+    assertTrue(out.toString(StandardCharsets.UTF_8).contains("--config FILE"));
+  }
+
+  @Test
+  void anInvalidConfigPrintsFileAndLineAndExits2() throws Exception {
+    Path config = dir.resolve("bad.yaml");
+    Files.writeString(config, "cache:\n  dir: ./d\n  maxSize: huge\nupstreams: {docker.io: {url: https://x.io}}\n");
+    assertEquals(2, run("--config", config.toString()));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains(config + ":3: cache.maxSize"), err.toString());
+  }
+
+  @Test
+  void unknownOptionsAndCommandsExit2() {
+    assertEquals(2, run("--frobnicate"));
+    assertEquals(2, run("launch"));
+    assertEquals(2, run("--config"));
+  }
+}

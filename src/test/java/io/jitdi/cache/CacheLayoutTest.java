@@ -1,0 +1,25 @@
+package io.jitdi.cache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jitdi.oci.Digest;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CacheLayoutTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void placesBlobsByTheirDigestUnderTheRoot() {
+    CacheLayout layout = new CacheLayout(dir);
+    Digest d = Digest.sha256Of(new byte[] {42});
+    Path blob = layout.blob(d);
+    assertEquals(dir.resolve("blobs/sha256/" + d.hex().substring(0, 2) + "/" + d.hex()), blob);
+    assertEquals(d, layout.digestOf(blob).orElseThrow());
+    assertTrue(layout.newTempFile().startsWith(dir.resolve("tmp")));
+    assertTrue(layout.digestOf(dir.resolve("blobs/sha256/zz/" + d.hex())).isEmpty(), "wrong directory");
+  }
+}

@@ -1,0 +1,200 @@
+package io.jitdi.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+  @TempDir
+  Path dir;
+
+  private Path write(String yaml) throws IOException {
+    Path file = dir.resolve("jitdi.yaml");
+    Files.writeString(file, yaml);
+    return file;
+  }
+
+  private JitdiConfig load(String yaml, Map<String, String> env) throws IOException {
+    return new ConfigLoader(env::get).load(write(yaml));
+  }
+
+  private ConfigException error(String yaml) {
+    return assertThrows(ConfigException.class, () -> load(yaml, Map.of()));
+  }
+
+  private static final String VALID = """
+      server:
+        listen: 127.0.0.1:8888
+      cache:
+        dir: ./data
+        maxSize: 50GiB
+        manifestTtl: 5m
+      upstreams:
+        docker.io:
+          url: https://registry-1.docker.io
+          username: me
+          password: ${DOCKERHUB_TOKEN}
+        ghcr.io:
+          url: https://ghcr.io
+      defaultUpstream: docker.io
+      """;
+
+  @Test
+  void readsTheDocumentedKeys() throws IOException {
+    JitdiConfig config = load(VALID, Map.of("DOCKERHUB_TOKEN", "s3cret"));
+    assertEquals(new HostPort("127.0.0.1", 8888), config.server().listen());
+    assertEquals(50L << 30, config.cache().maxSize());
+    assertEquals(Duration.ofMinutes(5), config.cache().manifestTtl());
+    assertTrue(config.cache().dir().isAbsolute());
+    UpstreamConfig hub = config.upstream("docker.io").orElseThrow();
+    assertEquals("registry-1.docker.io", hub.host());
+    assertEquals(443, hub.port());
+    assertEquals("s3cret", hub.password().orElseThrow());
+    assertEquals("docker.io", config.defaultUpstream());
+    assertEquals(2, config.upstreams().size());
+  }
+
+  @Test
+  void defaultsListenTtlAndDefaultUpstream() throws IOException {
+    JitdiConfig config = load("""
+        cache: {dir: /var/cache/jitdi, maxSize: 1TiB}
+        upstreams:
+          registry.local:5000: {url: "http://10.0.0.5:5000"}
+        """, Map.of());
+    assertEquals(8888, config.server().listen().port());
+    assertEquals(Duration.ofMinutes(5), config.cache().manifestTtl());
+    assertEquals("registry.local:5000", config.defaultUpstream());
+    assertEquals(5000, config.upstreams().get("registry.local:5000").port());
+  }
+
+  @Test
+  void aMissingEnvironmentVariableNamesFileLineAndFix() {
+    ConfigException e = error(VALID);
+    assertEquals(11, e.line());
+    assertTrue(e.getMessage().startsWith(dir.resolve("jitdi.yaml") + ":11: upstreams.docker.io.password:"),
+        e.getMessage());
+    assertTrue(e.getMessage().contains("DOCKERHUB_TOKEN is not set"), e.getMessage());
+  }
+
+  @Test
+  void anEnvironmentDefaultApplies() throws IOException {
+    JitdiConfig config = load(VALID.replace("${DOCKERHUB_TOKEN}", "${DOCKERHUB_TOKEN:-}"), Map.of());
+    assertTrue(config.upstream("docker.io").orElseThrow().password().isEmpty());
+  }
+
+  @Test
+  void anUnknownKeySuggestsTheNearestOne() {
+    ConfigException e = error("""
+        cache:
+          dir: ./data
+          maxsize: 10GiB
+        upstreams:
+          docker.io: {url: https://registry-1.docker.io}
+        """);
+    assertEquals(3, e.line());
+    assertTrue(e.getMessage().contains("cache.maxsize: unknown key; did you mean 'maxSize'?"), e.getMessage());
+  }
+
+  @Test
+  void aBadSizeSaysHowToWriteOne() {
+    ConfigException e = error("""
+        cache:
+          dir: ./data
+          maxSize: lots
+        upstreams:
+          docker.io: {url: https://registry-1.docker.io}
+        """);
+    assertEquals(3, e.line());
+    assertTrue(e.getMessage().contains("e.g. 50GiB"), e.getMessage());
+  }
+
+  @Test
+  void aDefaultUpstreamMustBeConfigured() {
+    ConfigException e = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          docker.io: {url: https://registry-1.docker.io}
+        defaultUpstream: quay.io
+        """);
+    assertEquals(4, e.line());
+    assertTrue(e.getMessage().contains("use one of docker.io"), e.getMessage());
+  }
+
+  @Test
+  void upstreamUrlsAreCheckedForSchemeCredentialsAndV2() {
+    assertTrue(error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          docker.io: {url: ftp://registry-1.docker.io}
+        """).getMessage().contains("https://"));
+    assertTrue(error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          docker.io: {url: "https://me:pw@registry-1.docker.io"}
+        """).getMessage().contains("username and password"));
+    assertTrue(error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          docker.io: {url: "https://registry-1.docker.io/v2/"}
+        """).getMessage().contains("/v2"));
+  }
+
+  @Test
+  void upstreamKeysAreRegistryHosts() {
+    ConfigException e = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          Docker Hub: {url: https://registry-1.docker.io}
+        """);
+    assertTrue(e.getMessage().contains("lowercase registry host"), e.getMessage());
+  }
+
+  @Test
+  void cacheAndUpstreamsAreRequired() {
+    assertTrue(error("upstreams: {docker.io: {url: https://x.io}}\n").getMessage().contains("'cache' is required"));
+    assertTrue(error("cache: {dir: ./d, maxSize: 1GiB}\n").getMessage().contains("'upstreams' is required"));
+    assertTrue(error("").getMessage().contains("empty"));
+  }
+
+  @Test
+  void duplicateKeysAreErrors() {
+    ConfigException e = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          docker.io: {url: https://registry-1.docker.io}
+          docker.io: {url: https://mirror.gcr.io}
+        """);
+    assertEquals(4, e.line());
+    assertTrue(e.getMessage().contains("duplicate key"), e.getMessage());
+  }
+
+  @Test
+  void brokenYamlGivesALine() {
+    ConfigException e = error("cache:\n  dir: [unclosed\nupstreams: {}\n");
+    assertTrue(e.line() > 0, e.getMessage());
+    assertTrue(e.getMessage().contains("not valid YAML"), e.getMessage());
+  }
+
+  @Test
+  void aMissingFileSaysHowToPassOne() {
+    ConfigException e = assertThrows(ConfigException.class,
+        () -> ConfigLoader.withSystemEnv().load(dir.resolve("nope.yaml")));
+    assertTrue(e.getMessage().contains("--config"), e.getMessage());
+  }
+
+  @Test
+  void theShippedConfigLoads() {
+    Path shipped = Path.of("conf/jitdi.yaml");
+    JitdiConfig config = new ConfigLoader(name -> null).load(shipped);
+    assertTrue(config.upstreams().containsKey("docker.io"));
+    assertEquals("docker.io", config.defaultUpstream());
+  }
+}
