@@ -12,6 +12,7 @@ import io.jitdi.oci.Reference;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.Tag;
 import io.jitdi.stream.GrowingFileSender;
+import io.jitdi.stream.Growth;
 import io.jitdi.stream.VerifiedRelay;
 import io.jitdi.upstream.Bodies;
 import io.jitdi.upstream.UpstreamErrors;
@@ -25,6 +26,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import java.net.URLEncoder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -43,6 +45,7 @@ import java.util.regex.Pattern;
  * @see <a href="https://github.com/opencontainers/distribution-spec/blob/main/spec.md">distribution spec</a>
  */
 public final class RegistryHandler implements Handler<HttpServerRequest> {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RegistryHandler.class);
   private static final Set<HttpMethod> READ = Set.of(HttpMethod.GET, HttpMethod.HEAD);
   private static final Pattern PAGE_SIZE = Pattern.compile("\\d{1,6}");
   private static final int TAGS_LIST_LIMIT = 4 * 1024 * 1024;
@@ -183,9 +186,36 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
     long length = range.map(ByteRange::length).orElse(blob.size());
     blobHeaders(response, digest);
     range.ifPresent(r -> response.setStatusCode(206).putHeader("Content-Range", r.contentRange(blob.size())));
-    response.closeHandler(v -> blob.close());
     servedFromCache.increment(length);
-    response.sendFile(blob.channel(), offset, length).onComplete(done -> blob.close());
+    if (exchange.request().version() == HttpVersion.HTTP_2) {
+      // HTTP/2 frames the body, so there is no zero-copy path; stream the pinned channel instead
+      response.putHeader("Content-Length", Long.toString(length)).writeHead();
+      stream(exchange, GrowingFileSender.start(vertx, blob.channel(), Growth.complete(blob.size()), offset,
+          offset + length, response, n -> { }), blob::close);
+      return;
+    }
+    response.closeHandler(v -> blob.close());
+    response.sendFile(blob.channel(), offset, length).onComplete(sent -> {
+      blob.close();
+      if (sent.failed()) {
+        LOG.debug("sending {} failed: {}", digest, sent.cause().toString());
+        exchange.resetConnection();
+      }
+    });
+  }
+
+  /** Ends the response when the sender is done, resets it when it fails, and releases what the read held. */
+  private static void stream(Exchange exchange, GrowingFileSender sender, Runnable release) {
+    HttpServerResponse response = exchange.response();
+    response.closeHandler(v -> sender.cancel());
+    sender.result().onComplete(sent -> {
+      release.run();
+      if (sent.succeeded()) {
+        response.end();
+      } else {
+        exchange.resetConnection();
+      }
+    });
   }
 
   private void sendFilling(Exchange exchange, Digest digest, Blobs.Filling filling) {
@@ -221,17 +251,8 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
         response.setChunked(true);
       }
       response.writeHead();
-      GrowingFileSender sender = GrowingFileSender.start(vertx, channel, filling.fill(), start, end, response,
-          servedFromUpstream::increment);
-      response.closeHandler(v -> sender.cancel());
-      sender.result().onComplete(sent -> {
-        release.run();
-        if (sent.succeeded()) {
-          response.end();
-        } else {
-          exchange.resetConnection();
-        }
-      });
+      stream(exchange, GrowingFileSender.start(vertx, channel, filling.fill(), start, end, response,
+          servedFromUpstream::increment), release);
     });
   }
 

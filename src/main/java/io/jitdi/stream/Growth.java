@@ -15,4 +15,19 @@ public interface Growth {
    * content is complete and ends at {@code position}; fails when the content failed (a cut or a digest mismatch).
    */
   Future<Long> awaitBeyond(long position);
+
+  /** A file that is already complete at {@code size} bytes. */
+  static Growth complete(long size) {
+    return new Growth() {
+      @Override
+      public long readable() {
+        return size;
+      }
+
+      @Override
+      public Future<Long> awaitBeyond(long position) {
+        return Future.succeededFuture(position < size ? size : -1L);
+      }
+    };
+  }
 }

@@ -1,0 +1,171 @@
+package io.jitdi.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/** jitdi itself, run from {@code target/jitdi.jar} as its own process, the way a node runs it. */
+public final class Jitdi implements AutoCloseable {
+  public static final Path JAR = Path.of("target/jitdi.jar").toAbsolutePath();
+
+  private final Path dir;
+  private final Path config;
+  private final int port;
+  private final List<String> jvmOptions;
+  private Proc proc;
+  private int starts;
+
+  private Jitdi(Path dir, Path config, int port, List<String> jvmOptions) {
+    this.dir = dir;
+    this.config = config;
+    this.port = port;
+    this.jvmOptions = jvmOptions;
+  }
+
+  /**
+   * Starts jitdi with a config made of {@code server.listen} on a free loopback port, {@code cache.dir} under
+   * {@code dir}, and {@code yaml} (which gives the rest: {@code cache.maxSize}, upstreams, ...). In {@code yaml},
+   * {@code CACHE_DIR} and {@code PORT} are replaced.
+   */
+  public static Jitdi start(Path dir, String yaml) {
+    return start(dir, yaml, List.of());
+  }
+
+  public static Jitdi start(Path dir, String yaml, List<String> jvmOptions) {
+    Tools.require();
+    if (!Files.exists(JAR)) {
+      throw new AssertionError(JAR + " is missing; run mvn package first (mvn verify builds it before the ITs)");
+    }
+    int port = Ports.free();
+    try {
+      Files.createDirectories(dir);
+      Path config = dir.resolve("jitdi.yaml");
+      Files.writeString(config, yaml.replace("CACHE_DIR", dir.resolve("cache").toString())
+          .replace("PORT", Integer.toString(port)));
+      Jitdi jitdi = new Jitdi(dir, config, port, jvmOptions);
+      jitdi.startProcess();
+      return jitdi;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The usual test config: one upstream for docker.io and a byte budget. */
+  public static String config(String upstreamUrl, String maxSize) {
+    return """
+        server:
+          listen: 127.0.0.1:PORT
+        cache:
+          dir: CACHE_DIR
+          maxSize: %s
+          manifestTtl: 5m
+        upstreams:
+          docker.io:
+            url: %s
+            idleTimeout: 10s
+        defaultUpstream: docker.io
+        """.formatted(maxSize, upstreamUrl);
+  }
+
+  private void startProcess() {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-jar", JAR.toString(), "--config", config.toString()));
+    starts++;
+    proc = Proc.start("jitdi", dir.resolve("jitdi-" + starts + ".log"), Map.of("JITDI_LOG_LEVEL", "DEBUG"), command);
+    proc.await("jitdi to be ready", Duration.ofSeconds(60), () -> {
+      try {
+        return Http.get(url() + "/readyz").status() == 200;
+      } catch (RuntimeException e) {
+        return false;
+      }
+    });
+  }
+
+  /** Stops (SIGTERM) and starts again on the same port and cache. */
+  public void restart() {
+    proc.terminate(Duration.ofSeconds(40));
+    startProcess();
+  }
+
+  /** Kills with SIGKILL, then starts again on the same port and cache. */
+  public void crashAndRestart() {
+    proc.kill9();
+    startProcess();
+  }
+
+  public String url() {
+    return "http://127.0.0.1:" + port;
+  }
+
+  /** {@code 127.0.0.1:port}, as registry clients write it. */
+  public String hostPort() {
+    return "127.0.0.1:" + port;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public Path cacheDir() {
+    return dir.resolve("cache");
+  }
+
+  public Proc proc() {
+    return proc;
+  }
+
+  /** All log output of every start so far. */
+  public String log() {
+    StringBuilder all = new StringBuilder();
+    for (int i = 1; i <= starts; i++) {
+      try {
+        all.append(Files.readString(dir.resolve("jitdi-" + i + ".log")));
+      } catch (IOException e) {
+        // not written
+      }
+    }
+    return all.toString();
+  }
+
+  public Metrics metrics() {
+    Http.Text r = Http.get(url() + "/metrics");
+    if (r.status() != 200) {
+      throw new AssertionError("/metrics answered " + r.status());
+    }
+    return Metrics.parse(r.body());
+  }
+
+  /** Bytes of files under {@code cache/<sub>}. */
+  public long bytesUnder(String sub) {
+    Path root = cacheDir().resolve(sub);
+    if (!Files.exists(root)) {
+      return 0;
+    }
+    try (Stream<Path> walk = Files.walk(root)) {
+      return walk.filter(Files::isRegularFile).mapToLong(p -> {
+        try {
+          return Files.size(p);
+        } catch (IOException e) {
+          return 0;
+        }
+      }).sum();
+    } catch (IOException | UncheckedIOException e) {
+      return 0;
+    }
+  }
+
+  @Override
+  public void close() {
+    if (proc != null) {
+      proc.close();
+    }
+  }
+}
