@@ -22,6 +22,8 @@ import java.util.Map;
  */
 public final class UpstreamRouter {
   public static final String DOCKER_HUB = "docker.io";
+  private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile(
+      "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?");
 
   /** Where a request goes. */
   public record Route(UpstreamClient upstream, RepositoryName name) {}
@@ -77,8 +79,10 @@ public final class UpstreamRouter {
     return name;
   }
 
+  /** A host name with a dot or a port, or {@code localhost}, as image references recognise registries. */
   private static boolean looksLikeHost(String segment) {
-    return segment.indexOf('.') >= 0 || segment.indexOf(':') >= 0 || segment.equals("localhost");
+    return HOST.matcher(segment).matches()
+        && (segment.indexOf('.') >= 0 || segment.indexOf(':') >= 0 || segment.startsWith("localhost"));
   }
 
   private static RegistryException notConfigured(String host) {

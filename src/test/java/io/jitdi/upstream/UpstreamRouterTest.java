@@ -72,6 +72,16 @@ class UpstreamRouterTest {
   }
 
   @Test
+  void dotsThatAreNotAHostNameAreLeftToNameValidation() {
+    assertEquals(ErrorCode.NAME_INVALID, assertThrows(RegistryException.class,
+        () -> router.route(null, "../../etc/passwd")).code());
+    assertEquals(ErrorCode.NAME_INVALID, assertThrows(RegistryException.class,
+        () -> router.route(null, "./a")).code());
+    assertEquals(ErrorCode.NAME_UNKNOWN, assertThrows(RegistryException.class,
+        () -> router.route(null, "registry.local:5000/a")).code());
+  }
+
+  @Test
   void namesAreValidatedAfterRouting() {
     assertEquals(ErrorCode.NAME_INVALID, assertThrows(RegistryException.class,
         () -> router.route("ghcr.io", "../etc/passwd")).code());

@@ -1,0 +1,163 @@
+package io.jitdi.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad requests get the right OCI error and status, contact nobody, and write nothing. */
+class BadInputIT {
+  static final String DIGEST = "sha256:" + "a".repeat(64);
+
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+  static DockerRegistry upstream;
+  static Jitdi jitdi;
+  static ServerSocket bystander;
+  static final AtomicInteger bystanderConnections = new AtomicInteger();
+
+  @BeforeAll
+  static void start() throws IOException {
+    upstream = DockerRegistry.start(dir.resolve("upstream"));
+    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(upstream.url(), "256MiB"));
+    bystander = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    Thread t = new Thread(() -> {
+      while (!bystander.isClosed()) {
+        try (Socket s = bystander.accept()) {
+          bystanderConnections.incrementAndGet();
+        } catch (IOException e) {
+          return;
+        }
+      }
+    });
+    t.setDaemon(true);
+    t.start();
+  }
+
+  @AfterAll
+  static void stop() throws IOException {
+    bystander.close();
+    jitdi.close();
+    upstream.close();
+  }
+
+  /** Sends a raw request line, so nothing in a client library normalizes the path first. */
+  static Http.Text raw(String method, String target) {
+    return raw(method, target, "");
+  }
+
+  static Http.Text raw(String method, String target, String extraHeaders) {
+    try (Socket s = new Socket(InetAddress.getLoopbackAddress(), jitdi.port())) {
+      OutputStream out = s.getOutputStream();
+      out.write((method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + extraHeaders + "\r\n")
+          .getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      InputStream in = s.getInputStream();
+      String response = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      int status = Integer.parseInt(response.substring(9, 12));
+      String body = response.substring(response.indexOf("\r\n\r\n") + 4);
+      return new Http.Text(status, null, body);
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  static void expect(int status, String code, Http.Text r, String what) {
+    assertEquals(status, r.status(), what + ": " + r.body());
+    assertTrue(r.body().contains("\"code\":\"" + code + "\""), what + ": " + r.body());
+    assertTrue(r.body().startsWith("{\"errors\":[{"), what + ": " + r.body());
+  }
+
+  @Test
+  void traversalLookingNamesAreNameInvalid() {
+    for (String path : List.of("/v2/../../etc/passwd/manifests/latest", "/v2/a/../b/manifests/latest",
+        "/v2/%2e%2e/%2e%2e/etc/manifests/latest", "/v2/a%2fb/manifests/latest", "/v2/a%2F..%2Fb/blobs/" + DIGEST,
+        "/v2/a\\..\\b/manifests/latest", "/v2/..%5c..%5cb/manifests/latest", "/v2/A/manifests/latest",
+        "/v2//a/manifests/latest", "/v2/a//b/blobs/" + DIGEST, "/v2/./a/manifests/latest")) {
+      expect(400, "NAME_INVALID", raw("GET", path), path);
+    }
+  }
+
+  @Test
+  void badDigestsAreDigestInvalid() {
+    for (String digest : List.of("sha256:" + "A".repeat(64), "sha256:abc", "sha512:" + "a".repeat(128),
+        "md5:" + "a".repeat(32), "sha256:" + "a".repeat(65), "sha256:" + "g".repeat(64), "nodigest")) {
+      expect(400, "DIGEST_INVALID", raw("GET", "/v2/library/busybox/blobs/" + digest), digest);
+    }
+    expect(400, "DIGEST_INVALID", raw("GET", "/v2/library/busybox/manifests/sha256:XYZ"), "manifest digest");
+  }
+
+  @Test
+  void overlongAndMalformedTagsAreTagInvalid() {
+    expect(400, "TAG_INVALID", raw("GET", "/v2/library/busybox/manifests/" + "a".repeat(129)), "129 chars");
+    expect(400, "TAG_INVALID", raw("GET", "/v2/library/busybox/manifests/.hidden"), ".hidden");
+    expect(400, "TAG_INVALID", raw("GET", "/v2/library/busybox/manifests/-x"), "-x");
+  }
+
+  @Test
+  void anUnconfiguredNsIsNameUnknownAndContactsNobody() {
+    String ns = "127.0.0.1:" + bystander.getLocalPort();
+    expect(404, "NAME_UNKNOWN", raw("GET", "/v2/library/busybox/manifests/latest?ns=" + ns), "ns");
+    expect(404, "NAME_UNKNOWN", raw("GET", "/v2/library/busybox/blobs/" + DIGEST + "?ns=" + ns), "ns blob");
+    expect(404, "NAME_UNKNOWN", raw("GET", "/v2/quay.io/org/img/manifests/latest"), "host prefix");
+    assertEquals(0, bystanderConnections.get(), "jitdi is not an open proxy");
+  }
+
+  @Test
+  void otherMethodsAreUnsupported() {
+    for (String method : List.of("PUT", "POST", "DELETE", "PATCH")) {
+      expect(405, "UNSUPPORTED", raw(method, "/v2/library/busybox/manifests/latest"), method);
+    }
+    expect(405, "UNSUPPORTED", raw("POST", "/v2/library/busybox/blobs/uploads/"), "push");
+    expect(404, "UNSUPPORTED", raw("GET", "/nope"), "unknown endpoint");
+  }
+
+  @Test
+  void oversizedRequestLinesAndHeadersGetOciErrors() {
+    expect(414, "NAME_INVALID", raw("GET", "/v2/" + "a/".repeat(5000) + "b/manifests/latest"), "long line");
+    expect(431, "UNSUPPORTED", raw("GET", "/v2/library/busybox/manifests/latest", "X-Big: " + "x".repeat(20000)
+        + "\r\n"), "big header");
+  }
+
+  @Test
+  void unknownContentIsReportedAsUnknown() {
+    expect(404, "MANIFEST_UNKNOWN", raw("GET", "/v2/library/nothing/manifests/latest"), "manifest");
+    expect(404, "BLOB_UNKNOWN", raw("GET", "/v2/library/nothing/blobs/" + DIGEST), "blob");
+    Http.Text head = Http.head(jitdi.url() + "/v2/library/nothing/blobs/" + DIGEST, Map.of());
+    assertEquals(404, head.status());
+  }
+
+  @Test
+  void afterAllOfItNothingIsWrittenOutsideTheCacheAndJitdiStillServes() throws IOException {
+    traversalLookingNamesAreNameInvalid();
+    badDigestsAreDigestInvalid();
+    anUnconfiguredNsIsNameUnknownAndContactsNobody();
+    Path jitdiDir = dir.resolve("jitdi");
+    try (Stream<Path> files = Files.walk(jitdiDir)) {
+      List<Path> outside = files.filter(Files::isRegularFile)
+          .filter(p -> !p.startsWith(jitdi.cacheDir()))
+          .filter(p -> !p.getFileName().toString().matches("jitdi(-\\d+)?\\.(log|yaml)"))
+          .toList();
+      assertEquals(List.of(), outside);
+    }
+    assertEquals(200, Http.get(jitdi.url() + "/v2/").status());
+    assertTrue(jitdi.proc().alive());
+  }
+}
