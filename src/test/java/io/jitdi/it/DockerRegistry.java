@@ -31,6 +31,14 @@ public final class DockerRegistry implements AutoCloseable {
 
   /** A registry in proxy (pull-through) mode in front of {@code remoteUrl}, when that is not null. */
   public static DockerRegistry start(Path dir, String remoteUrl) {
+    return start(dir, remoteUrl == null ? "" : "proxy: {remoteurl: " + remoteUrl + "}\n", 200);
+  }
+
+  /**
+   * A registry storing under {@code dir} with extra top-level config (e.g. {@code auth:}); it is ready when
+   * {@code /v2/} answers {@code readyStatus} (401 with auth on).
+   */
+  public static DockerRegistry start(Path dir, String extraConfig, int readyStatus) {
     Tools.require();
     int port = Ports.free();
     try {
@@ -39,17 +47,17 @@ public final class DockerRegistry implements AutoCloseable {
           + "log: {level: info, accesslog: {disabled: false}}\n"
           + "storage: {filesystem: {rootdirectory: " + dir.resolve("storage") + "}, delete: {enabled: true}}\n"
           + "http: {addr: 127.0.0.1:" + port + "}\n"
-          + (remoteUrl == null ? "" : "proxy: {remoteurl: " + remoteUrl + "}\n");
-      Files.writeString(dir.resolve("registry.yml"), config);
+          + extraConfig;
+      Files.writeString(dir.resolve("registry-" + port + ".yml"), config);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    Proc proc = Proc.start("docker-registry", dir.resolve("registry.log"), Map.of(),
-        List.of("docker-registry", "serve", dir.resolve("registry.yml").toString()));
+    Proc proc = Proc.start("docker-registry", dir.resolve("registry-" + port + ".log"), Map.of(),
+        List.of("docker-registry", "serve", dir.resolve("registry-" + port + ".yml").toString()));
     DockerRegistry registry = new DockerRegistry(proc, port, dir);
     proc.await("docker-registry to answer /v2/", Duration.ofSeconds(30), () -> {
       try {
-        return Http.get(registry.url() + "/v2/").status() == 200;
+        return Http.get(registry.url() + "/v2/").status() == readyStatus;
       } catch (RuntimeException e) {
         return false;
       }
@@ -137,6 +145,12 @@ public final class DockerRegistry implements AutoCloseable {
 
   public Path dir() {
     return dir;
+  }
+
+  /** Where this registry's filesystem driver keeps the bytes of a blob. */
+  public Path blobData(Digest digest) {
+    return dir.resolve("storage/docker/registry/v2/blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex()
+        + "/data");
   }
 
   @Override

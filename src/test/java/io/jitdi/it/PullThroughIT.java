@@ -175,14 +175,31 @@ class PullThroughIT {
   }
 
   @Test
-  void podmanPullsThroughJitdi() {
+  void podmanPullsDockerHubNamesThroughARegistriesConfMirror() throws Exception {
+    Path conf = dir.resolve("registries.conf");
+    // the registries.conf of the README: docker.io mirrored by jitdi, with the registry as first path segment
+    Files.writeString(conf, """
+        [[registry]]
+        prefix = "docker.io"
+        location = "registry-1.docker.io"
+
+        [[registry.mirror]]
+        location = "%s/docker.io"
+        insecure = true
+        """.formatted(jitdi.hostPort()));
     Path root = dir.resolve("podman-root");
-    Proc.Result r = Proc.exec(Duration.ofMinutes(3), Map.of(), List.of("podman", "--root", root.toString(),
-        "--runroot", dir.resolve("podman-run").toString(), "--storage-driver", "vfs", "pull", "--tls-verify=false",
-        jitdi.hostPort() + "/library/busybox:latest"));
+    List<String> podman = List.of("podman", "--root", root.toString(), "--runroot", dir.resolve("podman-run").toString(),
+        "--storage-driver", "vfs");
+    Map<String, String> env = Map.of("CONTAINERS_REGISTRIES_CONF", conf.toString());
+    List<String> pull = new java.util.ArrayList<>(podman);
+    pull.addAll(List.of("pull", "docker.io/team/tools:1.0"));
+    Proc.Result r = Proc.exec(Duration.ofMinutes(3), env, pull);
     assertEquals(0, r.exit(), r.output());
-    Proc.Result images = Proc.exec(Duration.ofMinutes(1), Map.of(), List.of("podman", "--root", root.toString(),
-        "--runroot", dir.resolve("podman-run").toString(), "--storage-driver", "vfs", "images"));
-    assertTrue(images.output().contains("library/busybox"), images.output());
+    List<String> images = new java.util.ArrayList<>(podman);
+    images.add("images");
+    Proc.Result listed = Proc.exec(Duration.ofMinutes(1), env, images);
+    assertTrue(listed.output().contains("docker.io/team/tools"), listed.output());
+    assertTrue(jitdi.log().contains("/v2/{name}/manifests/{reference} 200"), "served by jitdi");
   }
+
 }
