@@ -19,12 +19,14 @@ public final class Main {
   static final int USAGE = 2;
 
   private static final String USAGE_TEXT = """
-      Usage: java -jar jitdi.jar [serve] [--config FILE]
+      Usage: java -jar jitdi.jar [COMMAND] [--config FILE] [OPTIONS]
 
       jitdi is a pull-through OCI registry cache for GPU nodes.
 
       Commands:
         serve            run the registry (the default)
+        verify [--fix]   re-hash every cached blob and manifest and report bad entries;
+                         --fix removes them (run it while jitdi is stopped)
 
       Options:
         --config FILE    the YAML config (default: $JITDI_CONFIG, else conf/jitdi.yaml)
@@ -48,6 +50,7 @@ public final class Main {
   static int run(String[] args, PrintStream out, PrintStream err) {
     String command = "serve";
     String configFile = null;
+    boolean fix = false;
     List<String> rest = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
@@ -63,6 +66,7 @@ public final class Main {
           }
           configFile = args[++i];
         }
+        case "--fix" -> fix = true;
         default -> {
           if (a.startsWith("--config=")) {
             configFile = a.substring("--config=".length());
@@ -78,7 +82,8 @@ public final class Main {
     if (!rest.isEmpty()) {
       command = rest.remove(0);
     }
-    if (!command.equals("serve") || !rest.isEmpty()) {
+    if (!(command.equals("serve") || command.equals("verify")) || !rest.isEmpty()
+        || (fix && !command.equals("verify"))) {
       err.println("jitdi: unknown command " + String.join(" ", args) + "\n\n" + USAGE_TEXT);
       return USAGE;
     }
@@ -90,6 +95,9 @@ public final class Main {
     } catch (ConfigException e) {
       err.println("jitdi: invalid config: " + e.getMessage());
       return USAGE;
+    }
+    if (command.equals("verify")) {
+      return VerifyCommand.run(config, fix, out, err);
     }
     return Server.runUntilShutdown(config, err);
   }

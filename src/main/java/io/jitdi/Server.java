@@ -5,6 +5,7 @@ import io.jitdi.concurrent.Io;
 import io.jitdi.config.JitdiConfig;
 import io.jitdi.config.UpstreamConfig;
 import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.registry.MetricsEndpoint;
 import io.jitdi.registry.RegistryHandler;
 import io.jitdi.registry.RegistryServer;
 import io.jitdi.upstream.TokenCache;
@@ -20,7 +21,9 @@ import io.vertx.core.http.PoolOptions;
 import java.io.PrintStream;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -39,13 +42,17 @@ public final class Server {
   private final Vertx vertx;
   private final Io io;
   private final Cache cache;
-  private final String deployment;
+  private final List<String> deployments;
 
-  private Server(Vertx vertx, Io io, Cache cache, String deployment) {
+  private Server(Vertx vertx, Io io, Cache cache, List<String> deployments) {
     this.vertx = vertx;
     this.io = io;
     this.cache = cache;
-    this.deployment = deployment;
+    this.deployments = deployments;
+  }
+
+  private static <T> T await(Future<T> future) throws Exception {
+    return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
   /** Starts everything (blocking until the servers listen). */
@@ -66,15 +73,23 @@ public final class Server {
       Map<String, UpstreamClient> upstreams = new LinkedHashMap<>();
       for (UpstreamConfig upstream : config.upstreams().values()) {
         upstreams.put(upstream.key(), new UpstreamClient(upstream, http, tokens, metrics));
+        metrics.registerUpstream(upstream.key());
       }
       UpstreamRouter router = new UpstreamRouter(upstreams, config.defaultUpstream());
       cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
-      RegistryHandler handler = new RegistryHandler(vertx, router, cache, metrics);
-      String deployment = RegistryServer.deploy(vertx, config.server().listen(), handler, loops)
-          .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      MetricsEndpoint metricsEndpoint = new MetricsEndpoint(metrics, io);
+      RegistryHandler handler = new RegistryHandler(vertx, router, cache, metrics,
+          config.server().metricsListen().isPresent() ? null : metricsEndpoint);
+      List<String> deployments = new ArrayList<>();
+      deployments.add(await(RegistryServer.deploy(vertx, config.server().listen(), handler, loops)));
+      if (config.server().metricsListen().isPresent()) {
+        deployments.add(await(RegistryServer.deploy(vertx, config.server().metricsListen().get(), metricsEndpoint,
+            1)));
+        LOG.info("metrics on {}", config.server().metricsListen().get());
+      }
       LOG.info("jitdi {} listening on {} with upstreams {} (default {}); config {}", Version.VERSION,
           config.server().listen(), upstreams.keySet(), config.defaultUpstream(), config.file());
-      return new Server(vertx, io, cache, deployment);
+      return new Server(vertx, io, cache, deployments);
     } catch (Exception | Error e) {
       if (cache != null) {
         cache.close();
@@ -87,6 +102,7 @@ public final class Server {
 
   /** Starts and keeps running until the JVM is told to stop; returns the exit status if start-up fails. */
   static int runUntilShutdown(JitdiConfig config, PrintStream err) {
+    Logging.apply(config.log());
     Server server;
     try {
       server = start(config);
@@ -105,10 +121,12 @@ public final class Server {
   public void stop() {
     LOG.info("shutting down: no new requests; waiting up to {}s for {} fills in flight", DRAIN.toSeconds(),
         cache.blobs().fillsInFlight());
-    try {
-      vertx.undeploy(deployment).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      LOG.warn("servers did not stop cleanly: {}", e.toString());
+    for (String deployment : deployments) {
+      try {
+        vertx.undeploy(deployment).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        LOG.warn("servers did not stop cleanly: {}", e.toString());
+      }
     }
     long deadline = System.nanoTime() + DRAIN.toNanos();
     while (cache.blobs().fillsInFlight() > 0 && System.nanoTime() < deadline) {

@@ -48,7 +48,7 @@ public final class Cache implements AutoCloseable {
     Index index = Index.open(layout.indexDir());
     try {
       long started = System.nanoTime();
-      Reconciler.Report report = Reconciler.run(layout, index, clock);
+      Reconciler.Report report = Reconciler.run(layout, index, clock, Reconciler.Mode.STARTUP, true);
       LOG.info("cache {}: {} blobs, {} bytes of {} budget; reconciled in {} ms (tmp removed {}, records dropped {}, "
           + "files adopted {}, files removed {})", layout.root(), report.blobs(), report.bytes(), config.maxSize(),
           (System.nanoTime() - started) / 1_000_000, report.tmpRemoved(), report.recordsDropped(),

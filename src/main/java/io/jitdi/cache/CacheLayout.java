@@ -108,6 +108,13 @@ public final class CacheLayout {
     return files;
   }
 
+  /** Every entry directly under {@code tmp/} (blocking). */
+  public List<Path> listTmp() throws IOException {
+    try (Stream<Path> list = Files.list(tmp)) {
+      return list.toList();
+    }
+  }
+
   /** Deletes everything under {@code tmp/} (blocking); returns how many entries were removed. */
   public int clearTmp() throws IOException {
     int removed = 0;

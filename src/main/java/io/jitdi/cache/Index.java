@@ -170,6 +170,38 @@ public final class Index implements AutoCloseable {
     put(manifests, key(manifest.digest()), bytes.toByteArray());
   }
 
+  /** Visits every stored manifest (its key digest and the stored bytes, not re-verified). */
+  public void forEachManifest(BiConsumer<Digest, Manifest> visitor) {
+    whileOpen(() -> {
+      try (RocksIterator it = db.newIterator(manifests)) {
+        for (it.seekToFirst(); it.isValid(); it.next()) {
+          Optional<Digest> digest = parseKey(it.key());
+          if (digest.isPresent()) {
+            decodeManifest(digest.get(), it.value()).ifPresent(m -> visitor.accept(digest.get(), m));
+          }
+        }
+      }
+      return null;
+    });
+  }
+
+  public void deleteManifest(Digest digest) {
+    delete(manifests, key(digest));
+  }
+
+  /** Visits every tag record. */
+  public void forEachTag(BiConsumer<String, TagRecord> visitor) {
+    whileOpen(() -> {
+      try (RocksIterator it = db.newIterator(tags)) {
+        for (it.seekToFirst(); it.isValid(); it.next()) {
+          String key = new String(it.key(), StandardCharsets.UTF_8);
+          decodeTag(it.value()).ifPresent(r -> visitor.accept(key, r));
+        }
+      }
+      return null;
+    });
+  }
+
   /** Closes the index once every call under way has returned; later calls throw. */
   @Override
   public void close() {

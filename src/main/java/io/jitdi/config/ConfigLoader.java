@@ -47,9 +47,10 @@ public final class ConfigLoader {
   }
 
   JitdiConfig read(Path file, ConfigNode.Mapping root) {
-    root.allowOnly(Set.of("server", "cache", "upstreams", "defaultUpstream"));
+    root.allowOnly(Set.of("server", "cache", "upstreams", "defaultUpstream", "log"));
     ServerConfig server = root.get("server").map(n -> server(n.mapping()))
-        .orElse(new ServerConfig(ServerConfig.DEFAULT_LISTEN));
+        .orElse(new ServerConfig(ServerConfig.DEFAULT_LISTEN, Optional.empty()));
+    LogConfig log = root.get("log").map(n -> log(n.mapping())).orElse(LogConfig.DEFAULT);
     CacheConfig cache = cache(root.require("cache").mapping());
     ConfigNode.Mapping upstreamsNode = root.require("upstreams").mapping();
     Map<String, UpstreamConfig> upstreams = new LinkedHashMap<>();
@@ -70,13 +71,37 @@ public final class ConfigLoader {
     } else {
       defaultUpstream = upstreams.keySet().iterator().next();
     }
-    return new JitdiConfig(file, server, cache, upstreams, defaultUpstream);
+    return new JitdiConfig(file, server, cache, upstreams, defaultUpstream, log);
   }
 
   private static ServerConfig server(ConfigNode.Mapping node) {
-    node.allowOnly(Set.of("listen"));
+    node.allowOnly(Set.of("listen", "metricsListen"));
     HostPort listen = node.get("listen").map(n -> n.as(HostPort::parse)).orElse(ServerConfig.DEFAULT_LISTEN);
-    return new ServerConfig(listen);
+    Optional<HostPort> metrics = node.get("metricsListen").map(n -> n.as(HostPort::parse));
+    if (metrics.isPresent() && metrics.get().port() == listen.port() && listen.port() != 0) {
+      throw node.require("metricsListen").error("uses the same port as listen; pick another port, e.g. "
+          + "127.0.0.1:9102, or remove it to serve /metrics on the main port");
+    }
+    return new ServerConfig(listen, metrics);
+  }
+
+  private static LogConfig log(ConfigNode.Mapping node) {
+    node.allowOnly(Set.of("format", "level"));
+    LogConfig.Format format = node.get("format").map(n -> n.as(text -> {
+      try {
+        return LogConfig.Format.valueOf(text);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("\"" + text + "\" is not a log format; use text or json");
+      }
+    })).orElse(LogConfig.Format.text);
+    Optional<String> level = node.get("level").map(n -> n.as(text -> {
+      String upper = text.toUpperCase(java.util.Locale.ROOT);
+      if (!Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR").contains(upper)) {
+        throw new IllegalArgumentException("\"" + text + "\" is not a log level; use debug, info, warn or error");
+      }
+      return upper;
+    }));
+    return new LogConfig(format, level);
   }
 
   private static CacheConfig cache(ConfigNode.Mapping node) {

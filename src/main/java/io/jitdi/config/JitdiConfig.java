@@ -12,7 +12,7 @@ import java.util.Optional;
  * @param defaultUpstream key of the upstream for requests that name no registry
  */
 public record JitdiConfig(Path file, ServerConfig server, CacheConfig cache, Map<String, UpstreamConfig> upstreams,
-    String defaultUpstream) {
+    String defaultUpstream, LogConfig log) {
 
   public JitdiConfig {
     upstreams = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(upstreams));

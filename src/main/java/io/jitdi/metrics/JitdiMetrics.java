@@ -43,6 +43,11 @@ public final class JitdiMetrics {
   /** Where served bytes came from. */
   public enum Source { cache, upstream, jit }
 
+  /** Histogram buckets of upstream response times (to headers). */
+  static final Duration[] UPSTREAM_BUCKETS = seconds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60);
+  /** Histogram buckets of JIT build times. */
+  static final Duration[] BUILD_BUCKETS = seconds(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600);
+
   private final PrometheusMeterRegistry registry;
   private final Map<String, Counter> counters = new ConcurrentHashMap<>();
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
@@ -73,6 +78,14 @@ public final class JitdiMetrics {
     for (Source source : Source.values()) {
       servedBytesCounter(source);
     }
+  }
+
+  private static Duration[] seconds(double... values) {
+    Duration[] out = new Duration[values.length];
+    for (int i = 0; i < values.length; i++) {
+      out[i] = Duration.ofNanos((long) (values[i] * 1e9));
+    }
+    return out;
   }
 
   public MeterRegistry registry() {
@@ -118,14 +131,26 @@ public final class JitdiMetrics {
         .tag("status", status).register(registry)).increment();
     timers.computeIfAbsent("ud|" + upstream + "|" + kind, k -> Timer.builder("jitdi.upstream.request.duration")
         .description("Time to the upstream's response headers").tag("upstream", upstream).tag("kind", kind)
-        .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
-        .maximumExpectedValue(Duration.ofMinutes(2)).register(registry)).record(took);
+        .serviceLevelObjectives(UPSTREAM_BUCKETS).register(registry)).record(took);
   }
 
   public void digestMismatch(String upstream) {
-    counters.computeIfAbsent("dm|" + upstream, k -> Counter.builder("jitdi.digest.mismatch")
+    digestMismatchCounter(upstream).increment();
+  }
+
+  /**
+   * Registers the per-upstream counters at 0, so that {@code increase()} in alerts sees the first event (a series
+   * that appears at 1 has no increase).
+   */
+  public void registerUpstream(String upstream) {
+    digestMismatchCounter(upstream);
+    upstreamBytesCounter(upstream);
+  }
+
+  private Counter digestMismatchCounter(String upstream) {
+    return counters.computeIfAbsent("dm|" + upstream, k -> Counter.builder("jitdi.digest.mismatch")
         .description("Upstream content whose sha256 or size did not match its digest").tag("upstream", upstream)
-        .register(registry)).increment();
+        .register(registry));
   }
 
   public void evicted(long bytes) {
@@ -148,9 +173,8 @@ public final class JitdiMetrics {
 
   public void jitBuildDuration(String rule, Duration took) {
     timers.computeIfAbsent("jd|" + rule, k -> Timer.builder("jitdi.jit.build.duration")
-        .description("Time to build a JIT image").tag("rule", rule).publishPercentileHistogram()
-        .minimumExpectedValue(Duration.ofMillis(10)).maximumExpectedValue(Duration.ofHours(1)).register(registry))
-        .record(took);
+        .description("Time to build a JIT image").tag("rule", rule).serviceLevelObjectives(BUILD_BUCKETS)
+        .register(registry)).record(took);
   }
 
   public Counter jitBuildBytes() {

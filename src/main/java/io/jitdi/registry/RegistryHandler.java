@@ -58,14 +58,20 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   private final JitdiMetrics metrics;
   private final Counter servedFromCache;
   private final Counter servedFromUpstream;
+  private final MetricsEndpoint metricsEndpoint;
 
-  public RegistryHandler(Vertx vertx, UpstreamRouter router, Cache cache, JitdiMetrics metrics) {
+  /**
+   * @param metricsEndpoint serves {@code /metrics} on this port, or null when it has a port of its own
+   */
+  public RegistryHandler(Vertx vertx, UpstreamRouter router, Cache cache, JitdiMetrics metrics,
+      MetricsEndpoint metricsEndpoint) {
     this.vertx = vertx;
     this.router = router;
     this.cache = cache;
     this.blobs = cache.blobs();
     this.manifests = cache.manifests();
     this.metrics = metrics;
+    this.metricsEndpoint = metricsEndpoint;
     this.servedFromCache = metrics.servedBytesCounter(Source.cache);
     this.servedFromUpstream = metrics.servedBytesCounter(Source.upstream);
   }
@@ -85,7 +91,14 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
             "jitdi is a read-only pull-through cache; push to the upstream registry instead", null, null, null));
         case HEALTHZ -> read(exchange, () -> json(exchange, 200, "{\"status\":\"ok\"}"));
         case READYZ -> read(exchange, () -> ready(exchange));
-        case METRICS -> read(exchange, () -> metricsText(exchange));
+        case METRICS -> {
+          if (metricsEndpoint == null) {
+            exchange.fail(RegistryException.withStatus(ErrorCode.UNSUPPORTED, 404,
+                "/metrics is served on server.metricsListen"));
+          } else {
+            read(exchange, () -> metricsEndpoint.serve(exchange));
+          }
+        }
         default -> exchange.fail(RegistryException.withStatus(ErrorCode.UNSUPPORTED, 404,
             "no such endpoint; jitdi serves the OCI distribution API under /v2/"));
       }
@@ -341,17 +354,6 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
         exchange.fail(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
             "not ready: the index is closed or the cache directory is not writable"));
       }
-    });
-  }
-
-  private void metricsText(Exchange exchange) {
-    blobs.io().call(metrics::scrape).onComplete(ar -> {
-      if (ar.failed()) {
-        exchange.fail(ar.cause());
-        return;
-      }
-      exchange.response().setStatusCode(200).putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-          .end(ar.result());
     });
   }
 

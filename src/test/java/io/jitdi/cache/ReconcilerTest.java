@@ -45,7 +45,7 @@ class ReconcilerTest {
       index.putBlob(missing, new BlobRecord(7, 1, 1, true));
       index.putBlob(corrupt, new BlobRecord(7, 1, 1, true));
 
-      Reconciler.Report report = Reconciler.run(layout, index, Clock.systemUTC());
+      Reconciler.Report report = Reconciler.run(layout, index, Clock.systemUTC(), Reconciler.Mode.STARTUP, true);
 
       assertEquals(2, report.blobs(), "good + adopted orphan");
       assertEquals(good.length + orphan.length, report.bytes());

@@ -76,6 +76,29 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void readsMetricsListenAndTheLogSection() throws IOException {
+    JitdiConfig config = load("""
+        server: {listen: 0.0.0.0:8888, metricsListen: 127.0.0.1:9102}
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams: {docker.io: {url: https://registry-1.docker.io}}
+        log: {format: json, level: debug}
+        """, Map.of());
+    assertEquals(new HostPort("127.0.0.1", 9102), config.server().metricsListen().orElseThrow());
+    assertEquals(LogConfig.Format.json, config.log().format());
+    assertEquals("DEBUG", config.log().level().orElseThrow());
+    assertTrue(error("""
+        server: {listen: 0.0.0.0:8888, metricsListen: 127.0.0.1:8888}
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams: {docker.io: {url: https://registry-1.docker.io}}
+        """).getMessage().contains("same port"));
+    assertTrue(error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams: {docker.io: {url: https://registry-1.docker.io}}
+        log: {format: xml}
+        """).getMessage().contains("use text or json"));
+  }
+
+  @Test
   void aMissingEnvironmentVariableNamesFileLineAndFix() {
     ConfigException e = error(VALID);
     assertEquals(11, e.line());

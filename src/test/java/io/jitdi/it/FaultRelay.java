@@ -7,23 +7,37 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A small TCP relay in front of a real upstream that injects faults into what the upstream sends back, the way
- * MockWebServer scripts them: cut a connection after N bytes, stall, throttle, or flip a byte. Faults are one-shot
- * unless said otherwise, and count bytes per connection from its start. It also counts every byte relayed back.
+ * MockWebServer scripts them: cut after N bytes, stall, throttle, or flip a byte. It counts every byte relayed back.
+ *
+ * <p>A fault aimed at a path ({@link #onRequest}) is armed when a request line containing that path goes upstream,
+ * and its offset counts from the start of that request's response; it fires once. The connection-wide faults
+ * ({@link #cutAfter}, {@link #cutEveryConnectionAfter}, {@link #flipByteAt}, {@link #stallAfter}) count from the
+ * start of the next connection that gets that far.
  */
 public final class FaultRelay implements AutoCloseable {
+  /** What to do to a response. */
+  public enum Kind { CUT, STALL, FLIP }
+
+  /** A fault aimed at the response to a request whose request line contains {@code path}. */
+  record Aimed(String path, Kind kind, long offset, long millis) {}
+
   private final ServerSocket server;
   private final int targetPort;
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   private final AtomicLong relayed = new AtomicLong();
   private final AtomicInteger connections = new AtomicInteger();
+  private final AtomicReference<Aimed> aimed = new AtomicReference<>();
   private volatile long cutAfter = -1;
+  private volatile long cutEveryAfter = -1;
   private volatile long flipAt = -1;
   private volatile long stallAfter = -1;
   private volatile long stallMillis;
@@ -56,9 +70,21 @@ public final class FaultRelay implements AutoCloseable {
     return server.getLocalPort();
   }
 
+  /** Arms a one-shot fault for the response to the next request whose request line contains {@code path}. */
+  public FaultRelay onRequest(String path, Kind kind, long offset, long millis) {
+    aimed.set(new Aimed(path, kind, offset, millis));
+    return this;
+  }
+
   /** The next connection that passes {@code bytes} bytes downstream is cut there. */
   public FaultRelay cutAfter(long bytes) {
     cutAfter = bytes;
+    return this;
+  }
+
+  /** Every connection is cut once it passes {@code bytes}, until {@link #heal()}: an upstream that keeps failing. */
+  public FaultRelay cutEveryConnectionAfter(long bytes) {
+    cutEveryAfter = bytes;
     return this;
   }
 
@@ -81,6 +107,17 @@ public final class FaultRelay implements AutoCloseable {
     return this;
   }
 
+  /** Clears every fault. */
+  public FaultRelay heal() {
+    aimed.set(null);
+    cutAfter = -1;
+    cutEveryAfter = -1;
+    flipAt = -1;
+    stallAfter = -1;
+    bytesPerSecond = -1;
+    return this;
+  }
+
   /** Bytes relayed from the upstream to jitdi so far. */
   public long bytesRelayed() {
     return relayed.get();
@@ -88,6 +125,12 @@ public final class FaultRelay implements AutoCloseable {
 
   public int connections() {
     return connections.get();
+  }
+
+  /** Per connection: the aimed fault armed by the last request, and the bytes of its response so far. */
+  private static final class Connection {
+    volatile Aimed armed;
+    volatile long responseBytes;
   }
 
   private void accept() {
@@ -100,13 +143,13 @@ public final class FaultRelay implements AutoCloseable {
         upstream.setTcpNoDelay(true);
         sockets.add(client);
         sockets.add(upstream);
-        start(() -> pump(client, upstream, false));
-        start(() -> pump(upstream, client, true));
+        Connection connection = new Connection();
+        start(() -> pump(client, upstream, false, connection));
+        start(() -> pump(upstream, client, true, connection));
       } catch (IOException e) {
-        if (!closed) {
-          continue;
+        if (closed) {
+          return;
         }
-        return;
       }
     }
   }
@@ -117,17 +160,55 @@ public final class FaultRelay implements AutoCloseable {
     t.start();
   }
 
-  private void pump(Socket from, Socket to, boolean downstream) {
+  private void pump(Socket from, Socket to, boolean downstream, Connection connection) {
     byte[] buffer = new byte[16 * 1024];
     long sent = 0;
     long started = System.nanoTime();
     try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
       int n;
       while ((n = in.read(buffer)) >= 0) {
-        if (downstream) {
-          long cut = cutAfter;
+        if (!downstream) {
+          Aimed a = aimed.get();
+          if (a != null && new String(buffer, 0, n, StandardCharsets.ISO_8859_1).contains(a.path())
+              && aimed.compareAndSet(a, null)) {
+            connection.responseBytes = 0;
+            connection.armed = a;
+          }
+        } else {
+          Aimed a = connection.armed;
+          if (a != null) {
+            long at = connection.responseBytes;
+            if (at + n > a.offset()) {
+              int i = (int) (a.offset() - at);
+              connection.armed = null;
+              switch (a.kind()) {
+                case CUT -> {
+                  out.write(buffer, 0, i);
+                  out.flush();
+                  relayed.addAndGet(i);
+                  to.setSoLinger(true, 0);
+                  return;
+                }
+                case FLIP -> buffer[i] ^= 0x01;
+                case STALL -> {
+                  out.write(buffer, 0, i);
+                  out.flush();
+                  relayed.addAndGet(i);
+                  Thread.sleep(a.millis());
+                  System.arraycopy(buffer, i, buffer, 0, n - i);
+                  n -= i;
+                  sent += i;
+                }
+              }
+            }
+            connection.responseBytes = at + n;
+          }
+          long every = cutEveryAfter;
+          long cut = every >= 0 ? every : cutAfter;
           if (cut >= 0 && sent + n > cut) {
-            cutAfter = -1;
+            if (every < 0) {
+              cutAfter = -1;
+            }
             int keep = (int) (cut - sent);
             out.write(buffer, 0, keep);
             out.flush();

@@ -1,0 +1,45 @@
+package io.jitdi;
+
+import io.jitdi.cache.CacheLayout;
+import io.jitdi.cache.Index;
+import io.jitdi.cache.Reconciler;
+import io.jitdi.config.JitdiConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.Clock;
+
+/**
+ * {@code jitdi verify [--fix]}: re-hashes every blob and manifest of the cache and reports what is bad; with
+ * {@code --fix}, removes it. Runs against a stopped cache (the index allows one process at a time). Exit status: 0
+ * when the cache is clean (or was fixed), 1 when problems remain, 2 when the cache is in use.
+ */
+final class VerifyCommand {
+  private VerifyCommand() {}
+
+  static int run(JitdiConfig config, boolean fix, PrintStream out, PrintStream err) {
+    CacheLayout layout = new CacheLayout(config.cache().dir());
+    layout.create();
+    Index index;
+    try {
+      index = Index.open(layout.indexDir());
+    } catch (IllegalStateException e) {
+      err.println("jitdi verify: " + e.getMessage() + "; stop jitdi before verifying its cache");
+      return Main.USAGE;
+    }
+    long started = System.nanoTime();
+    Reconciler.Report report;
+    try (index) {
+      report = Reconciler.run(layout, index, Clock.systemUTC(), Reconciler.Mode.FULL, fix);
+    } catch (IOException e) {
+      err.println("jitdi verify: cannot read the cache at " + layout.root() + ": " + e.getMessage());
+      return Main.FAILED;
+    }
+    for (Reconciler.Problem p : report.problems()) {
+      out.println((fix ? "removed  " : "bad      ") + p);
+    }
+    out.printf("%s: %d blobs (%d bytes) and manifests verified, %d problems%s in %.1fs%n", layout.root(),
+        report.blobs(), report.bytes(), report.problems().size(), fix && !report.problems().isEmpty() ? " fixed" : "",
+        (System.nanoTime() - started) / 1e9);
+    return report.problems().isEmpty() || fix ? Main.OK : Main.FAILED;
+  }
+}
