@@ -113,7 +113,11 @@ public final class Server {
       LOG.error("start-up failed", cause);
       return Main.FAILED;
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "jitdi-shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      server.stop();
+      // a clean stop on SIGTERM exits 0, not the JVM's 143, so supervisors can tell it from a crash
+      Runtime.getRuntime().halt(Main.OK);
+    }, "jitdi-shutdown"));
     return Main.OK;
   }
 

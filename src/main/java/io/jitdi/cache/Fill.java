@@ -258,8 +258,16 @@ public final class Fill implements Growth {
     if (failure != null) {
       return;
     }
-    RegistryException error = cause instanceof RegistryException e ? e
-        : UpstreamErrors.unreachable(upstream.key(), cause);
+    RegistryException error;
+    if (cause instanceof RegistryException e) {
+      error = e;
+    } else if (sink != null && sink.failure().isPresent()) {
+      Throwable io = sink.failure().get();
+      error = new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write blob " + digest + " to the cache: "
+          + UpstreamErrors.describe(io), Map.of(), null, io);
+    } else {
+      error = UpstreamErrors.unreachable(upstream.key(), cause);
+    }
     failure = error;
     head.tryFail(error);
     if (sink != null) {

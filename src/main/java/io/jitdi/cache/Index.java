@@ -19,12 +19,18 @@ import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
 import java.util.function.Supplier;
+import org.rocksdb.BlockBasedTableConfig;
+import org.rocksdb.Cache;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
+import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
+import org.rocksdb.Env;
+import org.rocksdb.LRUCache;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
+import org.rocksdb.SstFileManager;
 import org.rocksdb.WriteBatch;
 import org.rocksdb.WriteOptions;
 
@@ -43,8 +49,12 @@ public final class Index implements AutoCloseable {
     RocksDB.loadLibrary();
   }
 
+  private static final Cache BLOCK_CACHE = new LRUCache(8L << 20);
+
   private final RocksDB db;
   private final DBOptions options;
+  private final ColumnFamilyOptions family;
+  private final SstFileManager files;
   private final List<ColumnFamilyHandle> handles;
   private final ColumnFamilyHandle blobs;
   private final ColumnFamilyHandle tags;
@@ -53,9 +63,12 @@ public final class Index implements AutoCloseable {
   private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
   private volatile boolean open = true;
 
-  private Index(RocksDB db, DBOptions options, List<ColumnFamilyHandle> handles) {
+  private Index(RocksDB db, DBOptions options, ColumnFamilyOptions family, SstFileManager files,
+      List<ColumnFamilyHandle> handles) {
     this.db = db;
     this.options = options;
+    this.family = family;
+    this.files = files;
     this.handles = handles;
     this.blobs = handles.get(1);
     this.tags = handles.get(2);
@@ -64,19 +77,32 @@ public final class Index implements AutoCloseable {
 
   /** Opens (creating if needed) the index in {@code dir}. */
   public static Index open(Path dir) {
+    // the SstFileManager makes RocksDB recover by itself from a full disk once space is freed
+    SstFileManager files;
+    try {
+      files = new SstFileManager(Env.getDefault());
+    } catch (RocksDBException e) {
+      throw new IllegalStateException("cannot set up the index: " + e.getMessage(), e);
+    }
+    // Records are small: 4 MiB memtables (RocksDB's 64 MiB default would also preallocate a ~70 MiB WAL) and
+    // a small shared block cache keep the index's memory and disk footprint in the low tens of MiB.
     DBOptions options = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
-        .setMaxOpenFiles(256).setKeepLogFileNum(3);
+        .setMaxOpenFiles(256).setKeepLogFileNum(3).setSstFileManager(files).setMaxTotalWalSize(32L << 20);
+    ColumnFamilyOptions family = new ColumnFamilyOptions().setWriteBufferSize(4L << 20).setMaxWriteBufferNumber(2)
+        .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(BLOCK_CACHE));
     List<ColumnFamilyDescriptor> families = List.of(
-        new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY),
-        new ColumnFamilyDescriptor(bytes("blobs")),
-        new ColumnFamilyDescriptor(bytes("tags")),
-        new ColumnFamilyDescriptor(bytes("manifests")));
+        new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, family),
+        new ColumnFamilyDescriptor(bytes("blobs"), family),
+        new ColumnFamilyDescriptor(bytes("tags"), family),
+        new ColumnFamilyDescriptor(bytes("manifests"), family));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(options, dir.toString(), families, handles);
-      return new Index(db, options, handles);
+      return new Index(db, options, family, files, handles);
     } catch (RocksDBException e) {
       options.close();
+      family.close();
+      files.close();
       throw new IllegalStateException("cannot open the index at " + dir + ": " + e.getMessage()
           + (String.valueOf(e.getMessage()).contains("lock") ? " (is another jitdi using this cache dir?)" : ""), e);
     }
@@ -219,6 +245,8 @@ public final class Index implements AutoCloseable {
       handles.forEach(ColumnFamilyHandle::close);
       db.close();
       options.close();
+      family.close();
+      files.close();
       writeOptions.close();
     } finally {
       lifecycle.writeLock().unlock();

@@ -42,6 +42,7 @@ public final class FaultRelay implements AutoCloseable {
   private volatile long stallAfter = -1;
   private volatile long stallMillis;
   private volatile long bytesPerSecond = -1;
+  private final AtomicLong throttleEpoch = new AtomicLong();
   private volatile boolean closed;
 
   private FaultRelay(ServerSocket server, int targetPort) {
@@ -104,6 +105,7 @@ public final class FaultRelay implements AutoCloseable {
   /** Every connection sends at most this many bytes per second from now on (-1: unlimited). */
   public FaultRelay throttle(long perSecond) {
     bytesPerSecond = perSecond;
+    throttleEpoch.incrementAndGet();
     return this;
   }
 
@@ -163,7 +165,9 @@ public final class FaultRelay implements AutoCloseable {
   private void pump(Socket from, Socket to, boolean downstream, Connection connection) {
     byte[] buffer = new byte[16 * 1024];
     long sent = 0;
-    long started = System.nanoTime();
+    long epoch = -1;
+    long epochStarted = 0;
+    long epochBytes = 0;
     try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
       int n;
       while ((n = in.read(buffer)) >= 0) {
@@ -228,8 +232,15 @@ public final class FaultRelay implements AutoCloseable {
           }
           long rate = bytesPerSecond;
           if (rate > 0) {
-            long due = (long) ((sent + n) * 1e9 / rate);
-            long ahead = due - (System.nanoTime() - started);
+            // the rate counts from when the throttle was set, not from when the connection opened
+            long current = throttleEpoch.get();
+            if (current != epoch) {
+              epoch = current;
+              epochStarted = System.nanoTime();
+              epochBytes = 0;
+            }
+            epochBytes += n;
+            long ahead = (long) (epochBytes * 1e9 / rate) - (System.nanoTime() - epochStarted);
             if (ahead > 0) {
               Thread.sleep(ahead / 1_000_000, (int) (ahead % 1_000_000));
             }

@@ -91,14 +91,32 @@ public final class Jitdi implements AutoCloseable {
 
   /** Stops (SIGTERM) and starts again on the same port and cache. */
   public void restart() {
-    proc.terminate(Duration.ofSeconds(40));
+    stop();
     startProcess();
   }
 
-  /** Kills with SIGKILL, then starts again on the same port and cache. */
-  public void crashAndRestart() {
-    proc.kill9();
+  /** Stops with SIGTERM and returns the exit status. */
+  public int stop() {
+    return proc.terminate(Duration.ofSeconds(40));
+  }
+
+  /** Starts again after {@link #stop()} or a kill. */
+  public void startAgain() {
     startProcess();
+  }
+
+  /** Runs {@code java -jar jitdi.jar <args> --config <this config>} to completion (e.g. {@code verify}). */
+  public Proc.Result cli(String... args) {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-jar", JAR.toString()));
+    command.addAll(List.of(args));
+    command.addAll(List.of("--config", config.toString()));
+    return Proc.exec(Duration.ofMinutes(5), Map.of(), command);
+  }
+
+  /** Kills with SIGKILL, as a crash or an OOM kill would. */
+  public void kill9() {
+    proc.kill9();
   }
 
   public String url() {

@@ -1,0 +1,135 @@
+package io.jitdi.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jitdi.oci.Digest;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/** kill -9 in the middle of a fill, bytes rotting on disk: after a restart the cache is consistent and verified. */
+class CrashIT {
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+  static DockerRegistry upstream;
+  static FaultRelay relay;
+  static Jitdi jitdi;
+
+  @BeforeAll
+  static void start() {
+    upstream = DockerRegistry.start(dir.resolve("upstream"));
+    relay = FaultRelay.to(upstream.port());
+    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(relay.url(), "1GiB"));
+  }
+
+  @AfterAll
+  static void stop() {
+    jitdi.close();
+    relay.close();
+    upstream.close();
+  }
+
+  private static Digest push(String repo, long size, long seed) {
+    Path file = dir.resolve(repo.replace('/', '_'));
+    Digest digest = Images.randomFile(file, size, seed);
+    upstream.pushBlobFile(repo, file, digest);
+    return digest;
+  }
+
+  private static Path cached(Digest digest) {
+    return jitdi.cacheDir().resolve("blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex());
+  }
+
+  private static long tmpBytes() {
+    return jitdi.bytesUnder("tmp");
+  }
+
+  @Test
+  void aKill9InTheMiddleOfAFillLeavesAConsistentVerifiedCache() throws Exception {
+    Digest done = push("crash/done", 4L << 20, 1);
+    assertEquals(done, Http.stream(jitdi.url() + "/v2/crash/done/blobs/" + done).digest());
+    Digest filling = push("crash/filling", 64L << 20, 2);
+
+    relay.throttle(8L << 20);
+    CompletableFuture<Http.Streamed> client = CompletableFuture.supplyAsync(
+        () -> Http.stream(jitdi.url() + "/v2/crash/filling/blobs/" + filling));
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    while (tmpBytes() < (8L << 20)) {
+      assertTrue(System.nanoTime() < deadline, "the fill did not get going");
+      Proc.sleep(20);
+    }
+    jitdi.kill9();
+    relay.heal();
+    assertTrue(client.get().broken(), "the client of the killed process saw a broken transfer");
+    assertTrue(tmpBytes() > 0, "the crash left a half-written fill behind");
+
+    jitdi.startAgain();
+    assertEquals(0, tmpBytes(), "start-up removed the debris");
+    try (Stream<Path> tmp = Files.list(jitdi.cacheDir().resolve("tmp"))) {
+      assertEquals(0, tmp.count());
+    }
+    assertFalse(Files.exists(cached(filling)), "nothing of the interrupted fill was kept");
+    assertTrue(Files.exists(cached(done)), "the committed blob survived");
+    assertTrue(jitdi.log().contains("tmp removed 1"), "reconciliation reported it");
+
+    assertEquals(0, jitdi.stop());
+    Proc.Result verified = jitdi.cli("verify");
+    assertEquals(0, verified.exit(), verified.output());
+    assertTrue(verified.output().contains("1 blobs") && verified.output().contains("0 problems"), verified.output());
+
+    jitdi.startAgain();
+    Http.Streamed again = Http.stream(jitdi.url() + "/v2/crash/filling/blobs/" + filling);
+    assertEquals(filling, again.digest(), "the pull succeeds after the restart");
+    assertEquals(done, Http.stream(jitdi.url() + "/v2/crash/done/blobs/" + done).digest());
+  }
+
+  @Test
+  void verifyReportsABlobThatRottedOnDiskAndFixRemovesIt() throws Exception {
+    Digest blob = push("crash/rot", 2L << 20, 3);
+    assertEquals(blob, Http.stream(jitdi.url() + "/v2/crash/rot/blobs/" + blob).digest());
+    assertEquals(0, jitdi.stop());
+    try (RandomAccessFile file = new RandomAccessFile(cached(blob).toFile(), "rw")) {
+      file.seek(1000);
+      int b = file.read();
+      file.seek(1000);
+      file.write(b ^ 0xff);
+    }
+
+    Proc.Result report = jitdi.cli("verify");
+    assertEquals(1, report.exit(), report.output());
+    assertTrue(report.output().contains("bad      " + blob + ": content does not hash to its digest"),
+        report.output());
+    assertTrue(Files.exists(cached(blob)), "verify without --fix changes nothing");
+
+    Proc.Result fixed = jitdi.cli("verify", "--fix");
+    assertEquals(0, fixed.exit(), fixed.output());
+    assertTrue(fixed.output().contains("removed  " + blob), fixed.output());
+    assertFalse(Files.exists(cached(blob)));
+    assertEquals(0, jitdi.cli("verify").exit());
+
+    jitdi.startAgain();
+    long gets = upstream.blobGets("crash/rot", blob);
+    assertEquals(blob, Http.stream(jitdi.url() + "/v2/crash/rot/blobs/" + blob).digest());
+    assertEquals(gets + 1, upstream.blobGets("crash/rot", blob), "fetched again, correct");
+  }
+
+  @Test
+  void verifyRefusesToRunWhileJitdiHoldsTheCache() {
+    Proc.Result busy = jitdi.cli("verify");
+    assertEquals(2, busy.exit(), busy.output());
+    assertTrue(busy.output().contains("stop jitdi before verifying"), busy.output());
+    assertTrue(jitdi.proc().alive());
+    assertEquals(List.of(), List.of());
+  }
+}
