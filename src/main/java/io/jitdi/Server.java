@@ -79,16 +79,19 @@ public final class Server {
       cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
       MetricsEndpoint metricsEndpoint = new MetricsEndpoint(metrics, io);
       RegistryHandler handler = new RegistryHandler(vertx, router, cache, metrics,
-          config.server().metricsListen().isPresent() ? null : metricsEndpoint);
+          config.server().metricsListen().isPresent() ? null : metricsEndpoint, config.server().auth());
       List<String> deployments = new ArrayList<>();
-      deployments.add(await(RegistryServer.deploy(vertx, config.server().listen(), handler, loops)));
+      deployments.add(await(RegistryServer.deploy(vertx, config.server().listen(), handler, loops,
+          config.server().tls())));
       if (config.server().metricsListen().isPresent()) {
         deployments.add(await(RegistryServer.deploy(vertx, config.server().metricsListen().get(), metricsEndpoint,
-            1)));
+            1, java.util.Optional.empty())));
         LOG.info("metrics on {}", config.server().metricsListen().get());
       }
-      LOG.info("jitdi {} listening on {} with upstreams {} (default {}); config {}", Version.VERSION,
-          config.server().listen(), upstreams.keySet(), config.defaultUpstream(), config.file());
+      LOG.info("jitdi {} listening on {} ({}{}) with upstreams {} (default {}); config {}", Version.VERSION,
+          config.server().listen(), config.server().tls().isPresent() ? "https" : "http",
+          config.server().auth().isPresent() ? ", clients authenticate" : "", upstreams.keySet(),
+          config.defaultUpstream(), config.file());
       return new Server(vertx, io, cache, deployments);
     } catch (Exception | Error e) {
       if (cache != null) {

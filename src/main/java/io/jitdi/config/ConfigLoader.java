@@ -49,7 +49,7 @@ public final class ConfigLoader {
   JitdiConfig read(Path file, ConfigNode.Mapping root) {
     root.allowOnly(Set.of("server", "cache", "upstreams", "defaultUpstream", "log"));
     ServerConfig server = root.get("server").map(n -> server(n.mapping()))
-        .orElse(new ServerConfig(ServerConfig.DEFAULT_LISTEN, Optional.empty()));
+        .orElse(ServerConfig.defaults());
     LogConfig log = root.get("log").map(n -> log(n.mapping())).orElse(LogConfig.DEFAULT);
     CacheConfig cache = cache(root.require("cache").mapping());
     ConfigNode.Mapping upstreamsNode = root.require("upstreams").mapping();
@@ -75,14 +75,54 @@ public final class ConfigLoader {
   }
 
   private static ServerConfig server(ConfigNode.Mapping node) {
-    node.allowOnly(Set.of("listen", "metricsListen"));
+    node.allowOnly(Set.of("listen", "metricsListen", "auth", "tls"));
     HostPort listen = node.get("listen").map(n -> n.as(HostPort::parse)).orElse(ServerConfig.DEFAULT_LISTEN);
     Optional<HostPort> metrics = node.get("metricsListen").map(n -> n.as(HostPort::parse));
     if (metrics.isPresent() && metrics.get().port() == listen.port() && listen.port() != 0) {
       throw node.require("metricsListen").error("uses the same port as listen; pick another port, e.g. "
           + "127.0.0.1:9102, or remove it to serve /metrics on the main port");
     }
-    return new ServerConfig(listen, metrics);
+    Optional<ClientAuthConfig> auth = node.get("auth").map(n -> clientAuth(n.mapping()));
+    Optional<TlsConfig> tls = node.get("tls").map(n -> tls(n.mapping()));
+    return new ServerConfig(listen, metrics, auth, tls);
+  }
+
+  private static ClientAuthConfig clientAuth(ConfigNode.Mapping node) {
+    node.allowOnly(Set.of("basic", "bearer"));
+    List<ClientAuthConfig.BasicUser> users = new ArrayList<>();
+    node.get("basic").ifPresent(list -> list.sequence().items().forEach(item -> {
+      ConfigNode.Mapping user = item.mapping().allowOnly(Set.of("username", "password"));
+      String name = user.require("username").text();
+      if (name.indexOf(':') >= 0) {
+        throw user.require("username").error("a username cannot contain ':'");
+      }
+      users.add(new ClientAuthConfig.BasicUser(name, user.require("password").text()));
+    }));
+    List<String> tokens = new ArrayList<>();
+    node.get("bearer").ifPresent(list -> list.sequence().items().forEach(item -> {
+      String token = item.text();
+      if (token.length() < 16) {
+        throw item.error("a bearer token shorter than 16 characters is too easy to guess");
+      }
+      tokens.add(token);
+    }));
+    if (users.isEmpty() && tokens.isEmpty()) {
+      throw node.error("give at least one basic user or bearer token, or remove server.auth to leave the API open");
+    }
+    return new ClientAuthConfig(users, tokens);
+  }
+
+  private static TlsConfig tls(ConfigNode.Mapping node) {
+    node.allowOnly(Set.of("cert", "key"));
+    return new TlsConfig(readableFile(node.require("cert")), readableFile(node.require("key")));
+  }
+
+  private static Path readableFile(ConfigNode node) {
+    Path file = node.as(Path::of);
+    if (!java.nio.file.Files.isReadable(file)) {
+      throw node.error(file.toAbsolutePath() + " is not a readable file");
+    }
+    return file;
   }
 
   private static LogConfig log(ConfigNode.Mapping node) {

@@ -19,6 +19,7 @@ public record ApiPath(Kind kind, String name, String reference) {
     HEALTHZ("/healthz"),
     READYZ("/readyz"),
     METRICS("/metrics"),
+    TOKEN("/_jitdi/token"),
     NOT_FOUND("other");
 
     private final String template;
@@ -29,6 +30,11 @@ public record ApiPath(Kind kind, String name, String reference) {
 
     public String template() {
       return template;
+    }
+
+    /** Whether this is a {@code /v2} route (the ones client authentication guards). */
+    public boolean isRegistryApi() {
+      return template.startsWith("/v2") || this == NOT_FOUND;
     }
   }
 
@@ -52,6 +58,9 @@ public record ApiPath(Kind kind, String name, String reference) {
       }
       case "/metrics" -> {
         return new ApiPath(Kind.METRICS, null, null);
+      }
+      case "/_jitdi/token" -> {
+        return new ApiPath(Kind.TOKEN, null, null);
       }
       default -> {
         // not a fixed path

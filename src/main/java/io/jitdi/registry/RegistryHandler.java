@@ -4,6 +4,7 @@ import io.jitdi.cache.Blobs;
 import io.jitdi.cache.Cache;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.OpenBlob;
+import io.jitdi.config.ClientAuthConfig;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.metrics.JitdiMetrics.Source;
 import io.jitdi.oci.Digest;
@@ -59,12 +60,14 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   private final Counter servedFromCache;
   private final Counter servedFromUpstream;
   private final MetricsEndpoint metricsEndpoint;
+  private final ClientAuth auth;
 
   /**
    * @param metricsEndpoint serves {@code /metrics} on this port, or null when it has a port of its own
+   * @param auth client authentication for the {@code /v2} routes, when configured
    */
   public RegistryHandler(Vertx vertx, UpstreamRouter router, Cache cache, JitdiMetrics metrics,
-      MetricsEndpoint metricsEndpoint) {
+      MetricsEndpoint metricsEndpoint, Optional<ClientAuthConfig> auth) {
     this.vertx = vertx;
     this.router = router;
     this.cache = cache;
@@ -72,6 +75,7 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
     this.manifests = cache.manifests();
     this.metrics = metrics;
     this.metricsEndpoint = metricsEndpoint;
+    this.auth = auth.map(a -> new ClientAuth(a, java.time.Clock.systemUTC())).orElse(null);
     this.servedFromCache = metrics.servedBytesCounter(Source.cache);
     this.servedFromUpstream = metrics.servedBytesCounter(Source.upstream);
   }
@@ -81,6 +85,17 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
     Exchange exchange = new Exchange(request, metrics);
     ApiPath path = ApiPath.parse(request.path());
     exchange.route(path.kind());
+    if (auth != null && path.kind() == ApiPath.Kind.TOKEN) {
+      token(exchange);
+      return;
+    }
+    if (auth != null && path.kind().isRegistryApi()) {
+      Optional<RegistryException> refused = auth.refuse(request);
+      if (refused.isPresent()) {
+        exchange.fail(refused.get());
+        return;
+      }
+    }
     try {
       switch (path.kind()) {
         case BASE -> read(exchange, () -> json(exchange, 200, "{}"));
@@ -344,6 +359,19 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
         return response.setStatusCode(200).putHeader("Content-Type", "application/json").end(body);
       });
     }).onFailure(exchange::fail);
+  }
+
+  /** The token endpoint of the Docker token flow: Basic credentials in, a short-lived bearer token out. */
+  private void token(Exchange exchange) {
+    Optional<String> token = auth.issue(exchange.request());
+    if (token.isEmpty()) {
+      exchange.response().putHeader("WWW-Authenticate", "Basic realm=\"jitdi\"");
+      exchange.fail(RegistryException.withStatus(ErrorCode.UNAUTHORIZED, 401,
+          "a token needs the Basic credentials of a user in server.auth.basic"));
+      return;
+    }
+    json(exchange, 200, new io.vertx.core.json.JsonObject().put("token", token.get())
+        .put("access_token", token.get()).put("expires_in", ClientAuth.TOKEN_LIFETIME.toSeconds()).encode());
   }
 
   private void ready(Exchange exchange) {

@@ -1,6 +1,7 @@
 package io.jitdi.registry;
 
 import io.jitdi.config.HostPort;
+import io.jitdi.config.TlsConfig;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
 import io.vertx.core.DeploymentOptions;
@@ -12,6 +13,8 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.netty.handler.codec.TooLongFrameException;
+import io.vertx.core.net.PemKeyCertOptions;
+import java.util.Optional;
 
 /**
  * Serves a handler on one address from several event loops (one server instance per loop, sharing the port).
@@ -25,17 +28,22 @@ public final class RegistryServer extends VerticleBase {
 
   private final HostPort address;
   private final Handler<HttpServerRequest> handler;
+  private final Optional<TlsConfig> tls;
   private HttpServer server;
 
-  private RegistryServer(HostPort address, Handler<HttpServerRequest> handler) {
+  private RegistryServer(HostPort address, Handler<HttpServerRequest> handler, Optional<TlsConfig> tls) {
     this.address = address;
     this.handler = handler;
+    this.tls = tls;
   }
 
-  /** Deploys {@code instances} servers on {@code address}; completes with the deployment id once all listen. */
+  /**
+   * Deploys {@code instances} servers on {@code address}, over TLS when {@code tls} is given; completes with the
+   * deployment id once all listen.
+   */
   public static Future<String> deploy(Vertx vertx, HostPort address, Handler<HttpServerRequest> handler,
-      int instances) {
-    return vertx.deployVerticle(() -> new RegistryServer(address, handler),
+      int instances, Optional<TlsConfig> tls) {
+    return vertx.deployVerticle(() -> new RegistryServer(address, handler, tls),
         new DeploymentOptions().setInstances(instances));
   }
 
@@ -49,6 +57,8 @@ public final class RegistryServer extends VerticleBase {
         .setTcpNoDelay(true)
         .setIdleTimeout(300)
         .setCompressionSupported(false);
+    tls.ifPresent(t -> options.setSsl(true).setUseAlpn(true).setKeyCertOptions(new PemKeyCertOptions()
+        .setCertPath(t.cert().toString()).setKeyPath(t.key().toString())));
     server = vertx.createHttpServer(options)
         .invalidRequestHandler(RegistryServer::invalidRequest)
         .requestHandler(handler);

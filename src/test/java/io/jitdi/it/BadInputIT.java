@@ -29,6 +29,7 @@ class BadInputIT {
   @TempDir(cleanup = CleanupMode.ON_SUCCESS)
   static Path dir;
   static DockerRegistry upstream;
+  static MisbehavingRegistry misbehaving;
   static Jitdi jitdi;
   static ServerSocket bystander;
   static final AtomicInteger bystanderConnections = new AtomicInteger();
@@ -36,7 +37,9 @@ class BadInputIT {
   @BeforeAll
   static void start() throws IOException {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
-    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(upstream.url(), "256MiB"));
+    misbehaving = MisbehavingRegistry.start();
+    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(upstream.url(), "256MiB").replace("defaultUpstream:",
+        "  bad.local:\n    url: " + misbehaving.url() + "\ndefaultUpstream:"));
     bystander = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     Thread t = new Thread(() -> {
       while (!bystander.isClosed()) {
@@ -55,6 +58,7 @@ class BadInputIT {
   static void stop() throws IOException {
     bystander.close();
     jitdi.close();
+    misbehaving.close();
     upstream.close();
   }
 
@@ -145,10 +149,36 @@ class BadInputIT {
   }
 
   @Test
+  void anUpstreamThatBreaksTheRulesGetsOciErrorsAndNothingIsCached() {
+    String bad = "?ns=bad.local";
+    expect(502, "MANIFEST_INVALID", raw("GET", "/v2/bad/huge/manifests/v1" + bad), "manifest over 4 MiB");
+    expect(502, "MANIFEST_INVALID", raw("GET", "/v2/bad/hugechunked/manifests/v1" + bad), "chunked, over 4 MiB");
+    Http.Text json = raw("GET", "/v2/bad/json/manifests/v1" + bad);
+    expect(502, "MANIFEST_INVALID", json, "malformed JSON");
+    assertTrue(json.body().contains("not valid JSON"), json.body());
+    double mismatches = jitdi.metrics().value("jitdi_digest_mismatch_total", "upstream", "bad.local");
+    expect(502, "MANIFEST_INVALID", raw("GET", "/v2/bad/lying/manifests/v1" + bad), "lying digest header");
+    assertEquals(mismatches + 1, jitdi.metrics().value("jitdi_digest_mismatch_total", "upstream", "bad.local"));
+    Http.Text loop = raw("GET", "/v2/bad/loop/blobs/" + DIGEST + bad);
+    expect(502, "UNAVAILABLE", loop, "redirect loop");
+    assertTrue(loop.body().contains("redirected more than 5 times"), loop.body());
+    expect(502, "UNAVAILABLE", raw("GET", "/v2/bad/loop/manifests/v1" + bad), "manifest redirect loop");
+    Http.Text limited = Http.get(jitdi.url() + "/v2/bad/limited/manifests/v1" + bad);
+    expect(429, "TOOMANYREQUESTS", limited, "rate limited");
+    assertEquals("17", limited.header("Retry-After"), "Retry-After kept");
+    Http.Text down = Http.get(jitdi.url() + "/v2/bad/down/blobs/" + DIGEST + bad);
+    expect(503, "UNAVAILABLE", down, "maintenance");
+    assertEquals("5", down.header("Retry-After"));
+    expect(502, "UNAVAILABLE", raw("GET", "/v2/bad/broken/manifests/v1" + bad), "500");
+    assertEquals(0, jitdi.bytesUnder("blobs"), "nothing cached from a misbehaving upstream");
+  }
+
+  @Test
   void afterAllOfItNothingIsWrittenOutsideTheCacheAndJitdiStillServes() throws IOException {
     traversalLookingNamesAreNameInvalid();
     badDigestsAreDigestInvalid();
     anUnconfiguredNsIsNameUnknownAndContactsNobody();
+    anUpstreamThatBreaksTheRulesGetsOciErrorsAndNothingIsCached();
     Path jitdiDir = dir.resolve("jitdi");
     try (Stream<Path> files = Files.walk(jitdiDir)) {
       List<Path> outside = files.filter(Files::isRegularFile)

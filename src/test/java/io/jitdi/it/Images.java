@@ -63,6 +63,13 @@ public final class Images {
     }
   }
 
+  /** {@code size} reproducible pseudo-random bytes. */
+  public static byte[] randomBytes(int size, long seed) {
+    byte[] bytes = new byte[size];
+    new java.util.Random(seed).nextBytes(bytes);
+    return bytes;
+  }
+
   /** Writes {@code size} reproducible pseudo-random bytes to {@code file} and returns their digest. */
   public static Digest randomFile(Path file, long size, long seed) {
     SplittableRandom random = new SplittableRandom(seed);

@@ -20,6 +20,13 @@ public final class Jitdi implements AutoCloseable {
   private final List<String> jvmOptions;
   private Proc proc;
   private int starts;
+  private java.util.function.Predicate<Jitdi> readiness = j -> {
+    try {
+      return Http.get(j.url() + "/readyz").status() == 200;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  };
 
   private Jitdi(Path dir, Path config, int port, List<String> jvmOptions) {
     this.dir = dir;
@@ -37,7 +44,21 @@ public final class Jitdi implements AutoCloseable {
     return start(dir, yaml, List.of());
   }
 
+  /** Starts jitdi and waits for {@code ready} instead of a plain-http readiness probe (for TLS and auth). */
+  public static Jitdi startWithReadiness(Path dir, String yaml, java.util.function.Predicate<Jitdi> ready) {
+    Jitdi jitdi = create(dir, yaml, List.of());
+    jitdi.readiness = ready;
+    jitdi.startProcess();
+    return jitdi;
+  }
+
   public static Jitdi start(Path dir, String yaml, List<String> jvmOptions) {
+    Jitdi jitdi = create(dir, yaml, jvmOptions);
+    jitdi.startProcess();
+    return jitdi;
+  }
+
+  private static Jitdi create(Path dir, String yaml, List<String> jvmOptions) {
     Tools.require();
     if (!Files.exists(JAR)) {
       throw new AssertionError(JAR + " is missing; run mvn package first (mvn verify builds it before the ITs)");
@@ -48,9 +69,7 @@ public final class Jitdi implements AutoCloseable {
       Path config = dir.resolve("jitdi.yaml");
       Files.writeString(config, yaml.replace("CACHE_DIR", dir.resolve("cache").toString())
           .replace("PORT", Integer.toString(port)));
-      Jitdi jitdi = new Jitdi(dir, config, port, jvmOptions);
-      jitdi.startProcess();
-      return jitdi;
+      return new Jitdi(dir, config, port, jvmOptions);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -80,13 +99,7 @@ public final class Jitdi implements AutoCloseable {
     command.addAll(List.of("-jar", JAR.toString(), "--config", config.toString()));
     starts++;
     proc = Proc.start("jitdi", dir.resolve("jitdi-" + starts + ".log"), Map.of("JITDI_LOG_LEVEL", "DEBUG"), command);
-    proc.await("jitdi to be ready", Duration.ofSeconds(60), () -> {
-      try {
-        return Http.get(url() + "/readyz").status() == 200;
-      } catch (RuntimeException e) {
-        return false;
-      }
-    });
+    proc.await("jitdi to be ready", Duration.ofSeconds(60), () -> readiness.test(this));
   }
 
   /** Stops (SIGTERM) and starts again on the same port and cache. */

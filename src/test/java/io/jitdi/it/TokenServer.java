@@ -41,6 +41,7 @@ public final class TokenServer implements AutoCloseable {
   private final String credentials;
   private final Duration lifetime;
   private final List<Request> requests = new CopyOnWriteArrayList<>();
+  private volatile boolean strict;
 
   private TokenServer(HttpServer server, PrivateKey key, String certBase64, Path certPem, String credentials,
       Duration lifetime) {
@@ -89,6 +90,15 @@ public final class TokenServer implements AutoCloseable {
         + "\n    issuer: " + ISSUER + "\n    rootcertbundle: " + certPem + "\n";
   }
 
+  /**
+   * Makes tokens really expire after their lifetime: distribution accepts a token up to 60 seconds past its
+   * {@code exp}, so strict tokens are signed with {@code exp} 60 seconds early.
+   */
+  public TokenServer strict() {
+    strict = true;
+    return this;
+  }
+
   public int port() {
     return server.getAddress().getPort();
   }
@@ -129,7 +139,7 @@ public final class TokenServer implements AutoCloseable {
     }
     String header = "{\"typ\":\"JWT\",\"alg\":\"RS256\",\"x5c\":[\"" + certBase64 + "\"]}";
     String claims = "{\"iss\":\"" + ISSUER + "\",\"sub\":\"jitdi\",\"aud\":\"" + SERVICE + "\",\"exp\":"
-        + (now + lifetime.toSeconds()) + ",\"nbf\":" + (now - 1) + ",\"iat\":" + now + ",\"jti\":\""
+        + (now + lifetime.toSeconds() - (strict ? 60 : 0)) + ",\"nbf\":" + (now - 1) + ",\"iat\":" + now + ",\"jti\":\""
         + UUID.randomUUID() + "\",\"access\":[" + access + "]}";
     String signed = b64(header) + "." + b64(claims);
     try {
