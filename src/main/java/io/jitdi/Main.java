@@ -3,6 +3,7 @@ package io.jitdi;
 import io.jitdi.config.ConfigException;
 import io.jitdi.config.ConfigLoader;
 import io.jitdi.config.JitdiConfig;
+import io.jitdi.jit.RuleSet;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,6 +28,8 @@ public final class Main {
         serve            run the registry (the default)
         verify [--fix]   re-hash every cached blob and manifest and report bad entries;
                          --fix removes them (run it while jitdi is stopped)
+        resolve NAME:TAG dry run of a JIT image: the matching rule, captures, base,
+                         every source and destination with sizes, and failing checks
 
       Options:
         --config FILE    the YAML config (default: $JITDI_CONFIG, else conf/jitdi.yaml)
@@ -82,23 +85,29 @@ public final class Main {
     if (!rest.isEmpty()) {
       command = rest.remove(0);
     }
-    if (!(command.equals("serve") || command.equals("verify")) || !rest.isEmpty()
-        || (fix && !command.equals("verify"))) {
+    String image = command.equals("resolve") && rest.size() == 1 ? rest.remove(0) : null;
+    if (!(command.equals("serve") || command.equals("verify") || (command.equals("resolve") && image != null))
+        || !rest.isEmpty() || (fix && !command.equals("verify"))) {
       err.println("jitdi: unknown command " + String.join(" ", args) + "\n\n" + USAGE_TEXT);
       return USAGE;
     }
     Path path = Path.of(configFile != null ? configFile
         : System.getenv("JITDI_CONFIG") != null ? System.getenv("JITDI_CONFIG") : "conf/jitdi.yaml");
     JitdiConfig config;
+    RuleSet rules;
     try {
       config = ConfigLoader.withSystemEnv().load(path);
+      rules = RuleSet.compile(config.images(), config.upstreams().keySet(), config.jit());
     } catch (ConfigException e) {
       err.println("jitdi: invalid config: " + e.getMessage());
       return USAGE;
     }
+    if (command.equals("resolve")) {
+      return ResolveCommand.run(config, rules, image, out);
+    }
     if (command.equals("verify")) {
       return VerifyCommand.run(config, fix, out, err);
     }
-    return Server.runUntilShutdown(config, err);
+    return Server.runUntilShutdown(config, rules, err);
   }
 }

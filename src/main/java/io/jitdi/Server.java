@@ -4,6 +4,9 @@ import io.jitdi.cache.Cache;
 import io.jitdi.concurrent.Io;
 import io.jitdi.config.JitdiConfig;
 import io.jitdi.config.UpstreamConfig;
+import io.jitdi.jit.JitImages;
+import io.jitdi.jit.Planner;
+import io.jitdi.jit.RuleSet;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.registry.MetricsEndpoint;
 import io.jitdi.registry.RegistryHandler;
@@ -24,6 +27,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -56,7 +60,7 @@ public final class Server {
   }
 
   /** Starts everything (blocking until the servers listen). */
-  public static Server start(JitdiConfig config) throws Exception {
+  public static Server start(JitdiConfig config, RuleSet rules) throws Exception {
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors());
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setPreferNativeTransport(true));
     Io io = new Io();
@@ -75,10 +79,14 @@ public final class Server {
         upstreams.put(upstream.key(), new UpstreamClient(upstream, http, tokens, metrics));
         metrics.registerUpstream(upstream.key());
       }
-      UpstreamRouter router = new UpstreamRouter(upstreams, config.defaultUpstream());
+      Set<String> jitRegistries = new java.util.TreeSet<>(rules.registries());
+      jitRegistries.removeAll(upstreams.keySet());
+      UpstreamRouter router = new UpstreamRouter(upstreams, config.defaultUpstream(), jitRegistries);
       cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
+      JitImages jit = new JitImages(vertx, rules, config.jit(), router, cache, io, metrics, Clock.systemUTC(),
+          new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of()));
       MetricsEndpoint metricsEndpoint = new MetricsEndpoint(metrics, io);
-      RegistryHandler handler = new RegistryHandler(vertx, router, cache, metrics,
+      RegistryHandler handler = new RegistryHandler(vertx, router, cache, jit, metrics,
           config.server().metricsListen().isPresent() ? null : metricsEndpoint, config.server().auth());
       List<String> deployments = new ArrayList<>();
       deployments.add(await(RegistryServer.deploy(vertx, config.server().listen(), handler, loops,
@@ -88,10 +96,11 @@ public final class Server {
             1, java.util.Optional.empty())));
         LOG.info("metrics on {}", config.server().metricsListen().get());
       }
-      LOG.info("jitdi {} listening on {} ({}{}) with upstreams {} (default {}); config {}", Version.VERSION,
-          config.server().listen(), config.server().tls().isPresent() ? "https" : "http",
+      LOG.info("jitdi {} listening on {} ({}{}) with upstreams {} (default {}), {} JIT rules{}; config {}",
+          Version.VERSION, config.server().listen(), config.server().tls().isPresent() ? "https" : "http",
           config.server().auth().isPresent() ? ", clients authenticate" : "", upstreams.keySet(),
-          config.defaultUpstream(), config.file());
+          config.defaultUpstream(), rules.rules().size(), jitRegistries.isEmpty() ? "" : " (JIT registries "
+          + jitRegistries + ")", config.file());
       return new Server(vertx, io, cache, deployments);
     } catch (Exception | Error e) {
       if (cache != null) {
@@ -104,11 +113,11 @@ public final class Server {
   }
 
   /** Starts and keeps running until the JVM is told to stop; returns the exit status if start-up fails. */
-  static int runUntilShutdown(JitdiConfig config, PrintStream err) {
+  static int runUntilShutdown(JitdiConfig config, RuleSet rules, PrintStream err) {
     Logging.apply(config.log());
     Server server;
     try {
-      server = start(config);
+      server = start(config, rules);
     } catch (Exception e) {
       Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null
           ? e.getCause() : e;

@@ -8,13 +8,14 @@ package io.jitdi.cache;
  * @param lastAccess epoch millis of the last time it was served (flushed in batches, so it may lag a few seconds)
  * @param synced whether the file was fsynced; an unsynced blob is re-verified at start-up, since a power cut may have
  *     lost its bytes
+ * @param jit whether jitdi built it (a JIT layer or config) rather than fetched it
  */
-public record BlobRecord(long size, long created, long lastAccess, boolean synced) {
+public record BlobRecord(long size, long created, long lastAccess, boolean synced, boolean jit) {
   BlobRecord withLastAccess(long at) {
-    return new BlobRecord(size, created, Math.max(lastAccess, at), synced);
+    return new BlobRecord(size, created, Math.max(lastAccess, at), synced, jit);
   }
 
   BlobRecord asSynced() {
-    return new BlobRecord(size, created, lastAccess, true);
+    return new BlobRecord(size, created, lastAccess, true, jit);
   }
 }

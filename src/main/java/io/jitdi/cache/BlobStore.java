@@ -115,6 +115,7 @@ public final class BlobStore {
         return Future.succeededFuture(Optional.empty());
       }
       long size = found.get().size();
+      boolean jit = found.get().jit();
       return io.call(() -> {
         FileChannel channel;
         try {
@@ -131,7 +132,7 @@ public final class BlobStore {
           Files.deleteIfExists(layout.blob(digest));
           return Optional.<OpenBlob>empty();
         }
-        return Optional.of(new OpenBlob(digest, channel, size, () -> unpin(digest)));
+        return Optional.of(new OpenBlob(digest, channel, size, jit, () -> unpin(digest)));
       }).andThen(ar -> {
         if (ar.failed() || ar.result().isEmpty()) {
           unpin(digest);
@@ -148,6 +149,40 @@ public final class BlobStore {
    * closed; until then the record says {@code synced=false}, so a power cut before that is caught at start-up.
    */
   void commitBlocking(Path tmp, Digest digest, long size, FileChannel writeChannel) throws IOException {
+    commitBlocking(tmp, digest, size, writeChannel, false);
+  }
+
+  /**
+   * Commits a blob jitdi built in {@code tmp} (blocking; call on the IO pool). Its digest must already be verified
+   * (it was computed while writing).
+   */
+  public void commitBuilt(Path tmp, Digest digest) throws IOException {
+    long size = Files.size(tmp);
+    commitBlocking(tmp, digest, size, FileChannel.open(tmp, StandardOpenOption.READ), true);
+  }
+
+  /** Stores a small blob jitdi made (a JIT config), through {@code tmp/} like every other (blocking). */
+  public void putBytes(Digest digest, byte[] content) throws IOException {
+    if (!Digest.sha256Of(content).equals(digest)) {
+      throw new IllegalArgumentException("content does not hash to " + digest);
+    }
+    Path tmp = layout.newTempFile();
+    Files.write(tmp, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    commitBuilt(tmp, digest);
+  }
+
+  /** Where a committed blob's file is (whether or not it exists). */
+  public Path pathOf(Digest digest) {
+    return layout.blob(digest);
+  }
+
+  /** A fresh path under {@code tmp/} for a blob about to be built. */
+  public Path newTempFile() {
+    return layout.newTempFile();
+  }
+
+  private void commitBlocking(Path tmp, Digest digest, long size, FileChannel writeChannel, boolean jit)
+      throws IOException {
     layout.createBlobParent(digest);
     Path target = layout.blob(digest);
     boolean moved;
@@ -168,7 +203,7 @@ public final class BlobStore {
       }
     }
     long now = clock.millis();
-    BlobRecord record = new BlobRecord(size, now, now, false);
+    BlobRecord record = new BlobRecord(size, now, now, false, jit);
     index.putBlob(digest, record);
     records.put(digest, CompletableFuture.completedFuture(record));
     committed.addAndGet(size);

@@ -4,6 +4,8 @@ import io.jitdi.concurrent.Io;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.metrics.JitdiMetrics.CacheResult;
 import io.jitdi.oci.Digest;
+import io.jitdi.oci.ErrorCode;
+import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
 import io.jitdi.upstream.UpstreamClient;
 import io.vertx.core.Future;
@@ -49,12 +51,19 @@ public final class Blobs {
     return store;
   }
 
-  /** Finds or fetches {@code digest}; fails with the mapped upstream error when it cannot be had. */
+  /**
+   * Finds or fetches {@code digest}; fails with the mapped upstream error when it cannot be had.
+   *
+   * @param upstream where to fetch it from on a miss; null when there is nowhere (a JIT-only registry)
+   */
   public Future<Answer> get(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     return store.open(digest).compose(open -> {
       if (open.isPresent()) {
         metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
         return Future.succeededFuture(new Hit(open.get()));
+      }
+      if (upstream == null) {
+        return Future.failedFuture(unknown(digest));
       }
       Fill fresh = new Fill(vertx, digest, repo, upstream, store, layout, io, metrics);
       Fill existing = fills.putIfAbsent(digest, fresh);
@@ -91,8 +100,16 @@ public final class Blobs {
       if (fill != null && fill.head().succeeded() && fill.head().result().sizeKnown()) {
         return Future.succeededFuture(OptionalLong.of(fill.head().result().size()));
       }
+      if (upstream == null) {
+        return Future.failedFuture(unknown(digest));
+      }
       return upstream.headBlob(repo, digest);
     });
+  }
+
+  private static RegistryException unknown(Digest digest) {
+    return new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " is not cached, and this registry has no "
+        + "upstream to fetch it from");
   }
 
   /** Pins a blob for the duration of a read that follows a fill. */

@@ -87,6 +87,11 @@ public final class Cache implements AutoCloseable {
     return store;
   }
 
+  /** The index, for services that keep records of their own (JIT builds). Blocking calls: use the IO pool. */
+  public Index index() {
+    return index;
+  }
+
   /** Whether the index is open and the cache directory takes writes (blocking). */
   public boolean ready() {
     if (!index.isOpen()) {

@@ -36,7 +36,8 @@ import org.rocksdb.WriteOptions;
 
 /**
  * The RocksDB index under {@code <dir>/index}: blob records (digest → size, times, synced), tag records
- * (upstream/repository/tag/Accept → digest) and manifests (digest → media type and exact bytes).
+ * (upstream/repository/tag/Accept → digest), manifests (digest → media type and exact bytes) and JIT records (tag
+ * answers, builds, and the recipe or origin of every blob a JIT image refers to).
  *
  * <p>Every method blocks and must run on a worker thread, never on an event loop. Values carry a version byte so the
  * format can change without misreading old records; a record that cannot be read is treated as absent. After
@@ -44,6 +45,8 @@ import org.rocksdb.WriteOptions;
  */
 public final class Index implements AutoCloseable {
   private static final byte VERSION = 1;
+  /** Blob records carry a flags byte from version 2 on. */
+  private static final byte BLOB_VERSION = 2;
 
   static {
     RocksDB.loadLibrary();
@@ -59,6 +62,7 @@ public final class Index implements AutoCloseable {
   private final ColumnFamilyHandle blobs;
   private final ColumnFamilyHandle tags;
   private final ColumnFamilyHandle manifests;
+  private final ColumnFamilyHandle jit;
   private final WriteOptions writeOptions = new WriteOptions();
   private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
   private volatile boolean open = true;
@@ -73,6 +77,7 @@ public final class Index implements AutoCloseable {
     this.blobs = handles.get(1);
     this.tags = handles.get(2);
     this.manifests = handles.get(3);
+    this.jit = handles.get(4);
   }
 
   /** Opens (creating if needed) the index in {@code dir}. */
@@ -94,7 +99,8 @@ public final class Index implements AutoCloseable {
         new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, family),
         new ColumnFamilyDescriptor(bytes("blobs"), family),
         new ColumnFamilyDescriptor(bytes("tags"), family),
-        new ColumnFamilyDescriptor(bytes("manifests"), family));
+        new ColumnFamilyDescriptor(bytes("manifests"), family),
+        new ColumnFamilyDescriptor(bytes("jit"), family));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(options, dir.toString(), families, handles);
@@ -215,6 +221,19 @@ public final class Index implements AutoCloseable {
     delete(manifests, key(digest));
   }
 
+  /** A JIT record (tag answers, builds, blob recipes), by key. */
+  public Optional<byte[]> jit(String key) {
+    return get(jit, bytes(key));
+  }
+
+  public void putJit(String key, byte[] value) {
+    put(jit, bytes(key), value);
+  }
+
+  public void deleteJit(String key) {
+    delete(jit, bytes(key));
+  }
+
   /** Visits every tag record. */
   public void forEachTag(BiConsumer<String, TagRecord> visitor) {
     whileOpen(() -> {
@@ -320,11 +339,11 @@ public final class Index implements AutoCloseable {
   static byte[] encode(BlobRecord record) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(32);
     try (DataOutputStream out = new DataOutputStream(bytes)) {
-      out.writeByte(VERSION);
+      out.writeByte(BLOB_VERSION);
       out.writeLong(record.size());
       out.writeLong(record.created());
       out.writeLong(record.lastAccess());
-      out.writeBoolean(record.synced());
+      out.writeByte((record.synced() ? 1 : 0) | (record.jit() ? 2 : 0));
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -333,10 +352,16 @@ public final class Index implements AutoCloseable {
 
   static Optional<BlobRecord> decodeBlob(byte[] value) {
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(value))) {
-      if (in.readByte() != VERSION) {
+      byte version = in.readByte();
+      if (version != VERSION && version != BLOB_VERSION) {
         return Optional.empty();
       }
-      return Optional.of(new BlobRecord(in.readLong(), in.readLong(), in.readLong(), in.readBoolean()));
+      long size = in.readLong();
+      long created = in.readLong();
+      long lastAccess = in.readLong();
+      int flags = in.readByte();
+      return Optional.of(new BlobRecord(size, created, lastAccess, (flags & 1) != 0, version == BLOB_VERSION
+          && (flags & 2) != 0));
     } catch (IOException e) {
       return Optional.empty();
     }

@@ -13,14 +13,21 @@ public final class OpenBlob implements AutoCloseable {
   private final Digest digest;
   private final FileChannel channel;
   private final long size;
+  private final boolean jit;
   private final Runnable unpin;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  OpenBlob(Digest digest, FileChannel channel, long size, Runnable unpin) {
+  OpenBlob(Digest digest, FileChannel channel, long size, boolean jit, Runnable unpin) {
     this.digest = digest;
     this.channel = channel;
     this.size = size;
+    this.jit = jit;
     this.unpin = unpin;
+  }
+
+  /** Whether jitdi built this blob (a JIT layer or config). */
+  public boolean jit() {
+    return jit;
   }
 
   public Digest digest() {

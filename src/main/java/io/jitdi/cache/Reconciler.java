@@ -152,7 +152,7 @@ public final class Reconciler {
       long size = Files.size(file);
       if (fix) {
         long now = clock.millis();
-        index.putBlob(digest.get(), new BlobRecord(size, now, now, true));
+        index.putBlob(digest.get(), new BlobRecord(size, now, now, true, false));
         adopted++;
       } else {
         problems.add(new Problem(digest.get().toString(), "verified file without an index record (would be adopted)"));

@@ -35,19 +35,46 @@ public final class ConfigLoader {
     return new ConfigLoader(System::getenv);
   }
 
+  /**
+   * Loads a config file: one jitdi document, plus any number of JITDI {@code kind: Image} documents. A file of JITDI
+   * documents only gets the built-in defaults (those of conf/jitdi.yaml) for everything else.
+   */
   public JitdiConfig load(Path file) {
     List<ConfigNode> documents = YamlDocuments.read(file, env);
     if (documents.isEmpty()) {
       throw new ConfigException(file, 0, "the file is empty; see conf/jitdi.yaml for a complete example");
     }
-    if (documents.size() > 1) {
-      throw new ConfigException(file, documents.get(1).line(), "only one YAML document is expected here");
+    ConfigNode.Mapping main = null;
+    List<ImageRuleConfig> rules = new ArrayList<>();
+    for (ConfigNode document : documents) {
+      ConfigNode.Mapping m = document.mapping();
+      if (ImageRules.isJitdiImage(m)) {
+        rules.add(ImageRules.jitdiImage(m));
+      } else if (main == null) {
+        main = m;
+      } else {
+        throw new ConfigException(file, m.line(), "a second jitdi config document; other documents of this file must "
+            + "be JITDI rules (apiVersion: " + ImageRules.JITDI_API_VERSION + ", kind: Image)");
+      }
     }
-    return read(file, documents.get(0).mapping());
+    if (main == null) {
+      main = defaults();
+    }
+    return read(file, main, rules);
   }
 
-  JitdiConfig read(Path file, ConfigNode.Mapping root) {
-    root.allowOnly(Set.of("server", "cache", "upstreams", "defaultUpstream", "log"));
+  private ConfigNode.Mapping defaults() {
+    try (var in = ConfigLoader.class.getResourceAsStream("defaults.yaml")) {
+      String text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      return YamlDocuments.parse(Path.of("(built-in defaults)"), new java.io.StringReader(text), env).get(0)
+          .mapping();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("the jar lacks its defaults", e);
+    }
+  }
+
+  JitdiConfig read(Path file, ConfigNode.Mapping root, List<ImageRuleConfig> documentRules) {
+    root.allowOnly(Set.of("server", "cache", "upstreams", "defaultUpstream", "log", "images", "jit", "include"));
     ServerConfig server = root.get("server").map(n -> server(n.mapping()))
         .orElse(ServerConfig.defaults());
     LogConfig log = root.get("log").map(n -> log(n.mapping())).orElse(LogConfig.DEFAULT);
@@ -71,7 +98,54 @@ public final class ConfigLoader {
     } else {
       defaultUpstream = upstreams.keySet().iterator().next();
     }
-    return new JitdiConfig(file, server, cache, upstreams, defaultUpstream, log);
+    List<ImageRuleConfig> rules = new ArrayList<>(documentRules);
+    root.get("images").ifPresent(n -> n.sequence().items().forEach(i -> rules.add(ImageRules.rule(i.mapping()))));
+    root.get("include").ifPresent(n -> n.sequence().items().forEach(i -> rules.addAll(include(file, i))));
+    JitConfig jit = root.get("jit").map(n -> jit(n.mapping(), file)).orElse(JitConfig.defaults());
+    return new JitdiConfig(file, server, cache, upstreams, defaultUpstream, log, rules, jit);
+  }
+
+  /** The rules of an included file: JITDI documents, or one document with only {@code images:}. */
+  private List<ImageRuleConfig> include(Path file, ConfigNode pathNode) {
+    Path path = pathNode.as(Path::of);
+    Path resolved = (path.isAbsolute() ? path : file.toAbsolutePath().getParent().resolve(path)).normalize();
+    if (!java.nio.file.Files.isReadable(resolved)) {
+      throw pathNode.error(resolved + " is not a readable file");
+    }
+    List<ImageRuleConfig> rules = new ArrayList<>();
+    for (ConfigNode document : YamlDocuments.read(resolved, env)) {
+      ConfigNode.Mapping m = document.mapping();
+      if (ImageRules.isJitdiImage(m)) {
+        rules.add(ImageRules.jitdiImage(m));
+      } else {
+        m.allowOnly(Set.of("images"));
+        m.require("images").sequence().items().forEach(i -> rules.add(ImageRules.rule(i.mapping())));
+      }
+    }
+    return rules;
+  }
+
+  private static JitConfig jit(ConfigNode.Mapping node, Path file) {
+    node.allowOnly(Set.of("fileRoots", "ttl", "waitBudget", "tokens"));
+    List<Path> roots = new ArrayList<>();
+    node.get("fileRoots").ifPresent(n -> n.sequence().items().forEach(i -> {
+      Path root = i.as(Path::of);
+      if (!root.isAbsolute()) {
+        root = file.toAbsolutePath().getParent().resolve(root);
+      }
+      roots.add(root.normalize());
+    }));
+    Duration ttl = node.get("ttl").map(n -> n.as(Durations::parse)).orElse(JitConfig.DEFAULT_TTL);
+    Duration wait = node.get("waitBudget").map(n -> n.as(Durations::parse)).orElse(JitConfig.DEFAULT_WAIT);
+    Map<String, String> tokens = new LinkedHashMap<>(JitConfig.DEFAULT_TOKENS);
+    node.get("tokens").ifPresent(n -> n.mapping().entries().forEach((host, var) -> {
+      String name = var.text();
+      if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+        throw var.error("the value is the name of an environment variable holding the token, e.g. HF_TOKEN");
+      }
+      tokens.put(host.toLowerCase(java.util.Locale.ROOT), name);
+    }));
+    return new JitConfig(roots, ttl, wait, tokens);
   }
 
   private static ServerConfig server(ConfigNode.Mapping node) {

@@ -166,9 +166,18 @@ public final class JitdiMetrics {
   }
 
   public void jitBuild(String rule, String result) {
-    counters.computeIfAbsent("jb|" + rule + "|" + result, k -> Counter.builder("jitdi.jit.builds")
+    jitBuildCounter(rule, result).increment();
+  }
+
+  /** Registers a rule's build counter at 0, so that increase() in alerts sees its first failure. */
+  public void registerJitBuild(String rule, String result) {
+    jitBuildCounter(rule, result);
+  }
+
+  private Counter jitBuildCounter(String rule, String result) {
+    return counters.computeIfAbsent("jb|" + rule + "|" + result, k -> Counter.builder("jitdi.jit.builds")
         .description("JIT image requests by rule and outcome").tag("rule", rule).tag("result", result)
-        .register(registry)).increment();
+        .register(registry));
   }
 
   public void jitBuildDuration(String rule, Duration took) {

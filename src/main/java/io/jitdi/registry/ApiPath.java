@@ -20,6 +20,8 @@ public record ApiPath(Kind kind, String name, String reference) {
     READYZ("/readyz"),
     METRICS("/metrics"),
     TOKEN("/_jitdi/token"),
+    BUILDS("/_jitdi/builds"),
+    PREFETCH("/_jitdi/prefetch"),
     NOT_FOUND("other");
 
     private final String template;
@@ -32,9 +34,9 @@ public record ApiPath(Kind kind, String name, String reference) {
       return template;
     }
 
-    /** Whether this is a {@code /v2} route (the ones client authentication guards). */
+    /** Whether client authentication guards this route: the registry API and the admin endpoints. */
     public boolean isRegistryApi() {
-      return template.startsWith("/v2") || this == NOT_FOUND;
+      return template.startsWith("/v2") || this == NOT_FOUND || this == BUILDS || this == PREFETCH;
     }
   }
 
@@ -61,6 +63,12 @@ public record ApiPath(Kind kind, String name, String reference) {
       }
       case "/_jitdi/token" -> {
         return new ApiPath(Kind.TOKEN, null, null);
+      }
+      case "/_jitdi/builds" -> {
+        return new ApiPath(Kind.BUILDS, null, null);
+      }
+      case "/_jitdi/prefetch" -> {
+        return new ApiPath(Kind.PREFETCH, null, null);
       }
       default -> {
         // not a fixed path

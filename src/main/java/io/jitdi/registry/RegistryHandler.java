@@ -5,6 +5,11 @@ import io.jitdi.cache.Cache;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.OpenBlob;
 import io.jitdi.config.ClientAuthConfig;
+import io.jitdi.jit.JitImages;
+import io.jitdi.jit.RuleSet;
+import io.jitdi.oci.Manifest;
+import io.jitdi.oci.RepositoryName;
+import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.metrics.JitdiMetrics.Source;
 import io.jitdi.oci.Digest;
@@ -59,6 +64,8 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   private final JitdiMetrics metrics;
   private final Counter servedFromCache;
   private final Counter servedFromUpstream;
+  private final Counter servedFromJit;
+  private final JitImages jit;
   private final MetricsEndpoint metricsEndpoint;
   private final ClientAuth auth;
 
@@ -66,8 +73,10 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
    * @param metricsEndpoint serves {@code /metrics} on this port, or null when it has a port of its own
    * @param auth client authentication for the {@code /v2} routes, when configured
    */
-  public RegistryHandler(Vertx vertx, UpstreamRouter router, Cache cache, JitdiMetrics metrics,
+  public RegistryHandler(Vertx vertx, UpstreamRouter router, Cache cache, JitImages jit, JitdiMetrics metrics,
       MetricsEndpoint metricsEndpoint, Optional<ClientAuthConfig> auth) {
+    this.jit = jit;
+    this.servedFromJit = metrics.servedBytesCounter(Source.jit);
     this.vertx = vertx;
     this.router = router;
     this.cache = cache;
@@ -106,6 +115,9 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
             "jitdi is a read-only pull-through cache; push to the upstream registry instead", null, null, null));
         case HEALTHZ -> read(exchange, () -> json(exchange, 200, "{\"status\":\"ok\"}"));
         case READYZ -> read(exchange, () -> ready(exchange));
+        case BUILDS -> read(exchange, () -> json(exchange, 200, new io.vertx.core.json.JsonObject()
+            .put("builds", new io.vertx.core.json.JsonArray(jit.builds())).encode()));
+        case PREFETCH -> prefetch(exchange);
         case METRICS -> {
           if (metricsEndpoint == null) {
             exchange.fail(RegistryException.withStatus(ErrorCode.UNSUPPORTED, 404,
@@ -139,35 +151,113 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   private void manifest(Exchange exchange, ApiPath path) {
     Reference ref = Reference.parse(path.reference());
     Route route = route(exchange, path);
+    if (ref.tag().isPresent()) {
+      Optional<RuleSet.Match> match = jit.match(route.registry(), route.name(), ref.tag().get());
+      if (match.isPresent()) {
+        jit.manifest(match.get(), route.registry(), route.name(), ref.tag().get()).onComplete(ar -> {
+          if (ar.failed()) {
+            exchange.fail(ar.cause());
+            return;
+          }
+          exchange.cache("jit");
+          Manifest m = ar.result().manifest();
+          sendManifest(exchange, new Manifests.Answer(Optional.of(m), m.digest(), m.mediaType(), m.size(),
+              JitdiMetrics.CacheResult.hit), servedFromJit);
+        });
+        return;
+      }
+    }
+    if (route.jitOnly()) {
+      if (ref.digest().isEmpty()) {
+        throw new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "no rule for registry " + route.registry()
+            + " matches " + route.name() + ":" + ref);
+      }
+      manifests.stored(ref.digest().get()).onComplete(ar -> {
+        if (ar.failed() || ar.result().isEmpty()) {
+          exchange.fail(ar.failed() ? ar.cause() : new RegistryException(ErrorCode.MANIFEST_UNKNOWN,
+              "manifest " + ref + " is not known to registry " + route.registry()));
+          return;
+        }
+        exchange.cache("jit");
+        Manifest m = ar.result().get();
+        sendManifest(exchange, new Manifests.Answer(Optional.of(m), m.digest(), m.mediaType(), m.size(),
+            JitdiMetrics.CacheResult.hit), servedFromJit);
+      });
+      return;
+    }
     String accept = Accepts.normalize(exchange.request().headers().getAll("Accept"));
     manifests.get(route.upstream(), route.name(), ref, accept, !exchange.head()).onComplete(ar -> {
       if (ar.failed()) {
         exchange.fail(ar.cause());
         return;
       }
-      Manifests.Answer answer = ar.result();
-      exchange.cache(answer.result().name());
-      HttpServerResponse response = exchange.response();
-      response.setStatusCode(200)
-          .putHeader("Content-Type", answer.mediaType().value())
-          .putHeader("Content-Length", Long.toString(answer.size()))
-          .putHeader("Docker-Content-Digest", answer.digest().toString())
-          .putHeader("ETag", "\"" + answer.digest() + "\"");
-      if (exchange.head()) {
-        response.end();
-        return;
+      exchange.cache(ar.result().result().name());
+      sendManifest(exchange, ar.result(), ar.result().result() == JitdiMetrics.CacheResult.miss ? servedFromUpstream
+          : servedFromCache);
+    });
+  }
+
+  private static void sendManifest(Exchange exchange, Manifests.Answer answer, Counter served) {
+    HttpServerResponse response = exchange.response();
+    response.setStatusCode(200)
+        .putHeader("Content-Type", answer.mediaType().value())
+        .putHeader("Content-Length", Long.toString(answer.size()))
+        .putHeader("Docker-Content-Digest", answer.digest().toString())
+        .putHeader("ETag", "\"" + answer.digest() + "\"");
+    if (exchange.head()) {
+      response.end();
+      return;
+    }
+    served.increment(answer.size());
+    response.end(Buffer.buffer(answer.manifest().orElseThrow().bytesUnsafe()));
+  }
+
+  /** {@code POST /_jitdi/prefetch?image=[registry/]name:tag}: starts a JIT build without waiting for it. */
+  private void prefetch(Exchange exchange) {
+    if (exchange.request().method() != HttpMethod.POST) {
+      exchange.response().putHeader("Allow", "POST");
+      throw new RegistryException(ErrorCode.UNSUPPORTED, 405, "use POST /_jitdi/prefetch?image=NAME:TAG", null, null,
+          null);
+    }
+    String image = exchange.request().getParam("image");
+    int colon = image == null ? -1 : image.lastIndexOf(':');
+    if (colon <= 0 || image.indexOf('@') >= 0 || image.lastIndexOf('/') > colon) {
+      throw RegistryException.withStatus(ErrorCode.NAME_INVALID, 400, "give image=[registry/]name:tag");
+    }
+    Route route = router.route(null, image.substring(0, colon));
+    Tag tag = Tag.parse(image.substring(colon + 1));
+    Optional<RuleSet.Match> match = jit.match(route.registry(), route.name(), tag);
+    if (match.isEmpty()) {
+      throw new RegistryException(ErrorCode.NAME_UNKNOWN, "no JIT rule matches " + image);
+    }
+    jit.prefetch(match.get(), route.registry(), route.name(), tag).onComplete(ar -> {
+      if (ar.failed()) {
+        exchange.fail(ar.cause());
+      } else {
+        json(exchange, "done".equals(ar.result().getString("state")) ? 200 : 202, ar.result().encode());
       }
-      (answer.result() == JitdiMetrics.CacheResult.miss ? servedFromUpstream : servedFromCache)
-          .increment(answer.size());
-      response.end(Buffer.buffer(answer.manifest().orElseThrow().bytesUnsafe()));
     });
   }
 
   private void blob(Exchange exchange, ApiPath path) {
     Digest digest = Digest.parse(path.reference());
     Route route = route(exchange, path);
+    // a miss may be a blob a JIT image refers to: built here (rebuilt from its recipe) or from the base's upstream
+    blobs.store().record(digest).compose(record -> record.isPresent() ? Future.succeededFuture(
+        Optional.<JitImages.Origin>empty()) : jit.locate(digest)).onComplete(located -> {
+          if (located.failed()) {
+            exchange.fail(located.cause());
+            return;
+          }
+          Optional<JitImages.Origin> origin = located.result();
+          blob(exchange, digest, origin.map(JitImages.Origin::upstream).orElse(route.upstream()),
+              origin.map(JitImages.Origin::repository).orElse(route.name()));
+        });
+  }
+
+  private void blob(Exchange exchange, Digest digest, UpstreamClient upstream, RepositoryName repo) {
     if (exchange.head()) {
-      blobs.size(route.upstream(), route.name(), digest).onComplete(ar -> {
+      blobs.size(upstream, repo, digest).onComplete(ar -> {
         if (ar.failed()) {
           exchange.fail(ar.cause());
           return;
@@ -179,7 +269,7 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
       });
       return;
     }
-    blobs.get(route.upstream(), route.name(), digest).onComplete(ar -> {
+    blobs.get(upstream, repo, digest).onComplete(ar -> {
       if (ar.failed()) {
         exchange.fail(ar.cause());
         return;
@@ -200,7 +290,7 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   }
 
   private void sendHit(Exchange exchange, Digest digest, OpenBlob blob) {
-    exchange.cache("hit");
+    exchange.cache(blob.jit() ? "jit" : "hit");
     HttpServerResponse response = exchange.response();
     Optional<ByteRange> range;
     try {
@@ -214,7 +304,7 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
     long length = range.map(ByteRange::length).orElse(blob.size());
     blobHeaders(response, digest);
     range.ifPresent(r -> response.setStatusCode(206).putHeader("Content-Range", r.contentRange(blob.size())));
-    servedFromCache.increment(length);
+    (blob.jit() ? servedFromJit : servedFromCache).increment(length);
     if (exchange.request().version() == HttpVersion.HTTP_2) {
       // HTTP/2 frames the body, so there is no zero-copy path; stream the pinned channel instead
       response.putHeader("Content-Length", Long.toString(length)).writeHead();

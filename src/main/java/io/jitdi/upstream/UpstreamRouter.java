@@ -5,6 +5,7 @@ import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Picks the upstream for a request, and the repository name to ask it for.
@@ -25,14 +26,32 @@ public final class UpstreamRouter {
   private static final java.util.regex.Pattern HOST = java.util.regex.Pattern.compile(
       "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?");
 
-  /** Where a request goes. */
-  public record Route(UpstreamClient upstream, RepositoryName name) {}
+  /**
+   * Where a request goes.
+   *
+   * @param registry the upstream key, or the host of a registry that only JIT rules answer for
+   * @param upstream null for a JIT-only registry
+   */
+  public record Route(String registry, UpstreamClient upstream, RepositoryName name) {
+    public boolean jitOnly() {
+      return upstream == null;
+    }
+  }
 
   private final Map<String, UpstreamClient> upstreams;
+  private final Set<String> jitRegistries;
   private final UpstreamClient defaultUpstream;
 
   public UpstreamRouter(Map<String, UpstreamClient> upstreams, String defaultKey) {
+    this(upstreams, defaultKey, Set.of());
+  }
+
+  /**
+   * @param jitRegistries registry hosts of JIT rules ({@code registry: jit.local}) that are not upstreams
+   */
+  public UpstreamRouter(Map<String, UpstreamClient> upstreams, String defaultKey, Set<String> jitRegistries) {
     this.upstreams = Map.copyOf(upstreams);
+    this.jitRegistries = Set.copyOf(jitRegistries);
     this.defaultUpstream = upstreams.get(defaultKey);
     if (defaultUpstream == null) {
       throw new IllegalArgumentException("default upstream " + defaultKey + " is not configured");
@@ -47,24 +66,31 @@ public final class UpstreamRouter {
    */
   public Route route(String ns, String rawName) {
     if (ns != null && !ns.isEmpty()) {
-      UpstreamClient upstream = upstreams.get(ns.toLowerCase(Locale.ROOT));
-      if (upstream == null) {
-        throw notConfigured(ns);
+      String key = ns.toLowerCase(Locale.ROOT);
+      UpstreamClient upstream = upstreams.get(key);
+      if (upstream != null) {
+        return new Route(key, upstream, name(upstream, rawName));
       }
-      return new Route(upstream, name(upstream, rawName));
+      if (jitRegistries.contains(key)) {
+        return new Route(key, null, RepositoryName.parse(rawName));
+      }
+      throw notConfigured(ns);
     }
     int slash = rawName.indexOf('/');
     if (slash > 0) {
       String first = rawName.substring(0, slash);
       UpstreamClient upstream = upstreams.get(first);
       if (upstream != null) {
-        return new Route(upstream, name(upstream, rawName.substring(slash + 1)));
+        return new Route(first, upstream, name(upstream, rawName.substring(slash + 1)));
+      }
+      if (jitRegistries.contains(first)) {
+        return new Route(first, null, RepositoryName.parse(rawName.substring(slash + 1)));
       }
       if (looksLikeHost(first)) {
         throw notConfigured(first);
       }
     }
-    return new Route(defaultUpstream, name(defaultUpstream, rawName));
+    return new Route(defaultUpstream.key(), defaultUpstream, name(defaultUpstream, rawName));
   }
 
   public Map<String, UpstreamClient> upstreams() {

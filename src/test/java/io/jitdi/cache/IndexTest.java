@@ -25,12 +25,12 @@ class IndexTest {
     byte[] bytes = "{\"schemaVersion\":2,\"config\":{},\"layers\":[]}".getBytes(StandardCharsets.UTF_8);
     Manifest m = Manifest.parse(bytes, null);
     try (Index index = Index.open(dir)) {
-      index.putBlob(d, new BlobRecord(10, 1, 2, false));
+      index.putBlob(d, new BlobRecord(10, 1, 2, false, false));
       index.putTag("docker.io/library/busybox:latest|", new TagRecord(m.digest(), m.mediaType(), m.size(), 5));
       index.putManifest(m);
     }
     try (Index index = Index.open(dir)) {
-      assertEquals(new BlobRecord(10, 1, 2, false), index.blob(d).orElseThrow());
+      assertEquals(new BlobRecord(10, 1, 2, false, false), index.blob(d).orElseThrow());
       TagRecord tag = index.tag("docker.io/library/busybox:latest|").orElseThrow();
       assertEquals(m.digest(), tag.digest());
       assertEquals(MediaType.OCI_MANIFEST, tag.mediaType());
@@ -45,7 +45,7 @@ class IndexTest {
     Digest a = Digest.sha256Of(new byte[] {1});
     Digest b = Digest.sha256Of(new byte[] {2});
     try (Index index = Index.open(dir)) {
-      index.putBlob(a, new BlobRecord(10, 1, 100, true));
+      index.putBlob(a, new BlobRecord(10, 1, 100, true, false));
       index.touch(Map.of(a, 500L, b, 600L));
       assertEquals(500L, index.blob(a).orElseThrow().lastAccess());
       assertTrue(index.blob(b).isEmpty());

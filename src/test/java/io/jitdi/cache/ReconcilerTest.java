@@ -40,10 +40,10 @@ class ReconcilerTest {
     write(layout.tmpDir().resolve("half-a-fill"), bytes("partial"));
     write(layout.blob(goodDigest).getParent().resolve("junk.txt"), bytes("junk"));
     try (Index index = Index.open(layout.indexDir())) {
-      index.putBlob(goodDigest, new BlobRecord(good.length, 1, 1, true));
-      index.putBlob(unsyncedDigest, new BlobRecord(unsynced.length, 1, 1, false));
-      index.putBlob(missing, new BlobRecord(7, 1, 1, true));
-      index.putBlob(corrupt, new BlobRecord(7, 1, 1, true));
+      index.putBlob(goodDigest, new BlobRecord(good.length, 1, 1, true, false));
+      index.putBlob(unsyncedDigest, new BlobRecord(unsynced.length, 1, 1, false, false));
+      index.putBlob(missing, new BlobRecord(7, 1, 1, true, false));
+      index.putBlob(corrupt, new BlobRecord(7, 1, 1, true, false));
 
       Reconciler.Report report = Reconciler.run(layout, index, Clock.systemUTC(), Reconciler.Mode.STARTUP, true);
 

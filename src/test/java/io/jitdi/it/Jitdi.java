@@ -18,6 +18,7 @@ public final class Jitdi implements AutoCloseable {
   private final Path config;
   private final int port;
   private final List<String> jvmOptions;
+  private final Map<String, String> env = new java.util.HashMap<>(Map.of("JITDI_LOG_LEVEL", "DEBUG"));
   private Proc proc;
   private int starts;
   private java.util.function.Predicate<Jitdi> readiness = j -> {
@@ -54,6 +55,14 @@ public final class Jitdi implements AutoCloseable {
 
   public static Jitdi start(Path dir, String yaml, List<String> jvmOptions) {
     Jitdi jitdi = create(dir, yaml, jvmOptions);
+    jitdi.startProcess();
+    return jitdi;
+  }
+
+  /** Starts jitdi with extra environment variables (e.g. source tokens). */
+  public static Jitdi startWithEnv(Path dir, String yaml, Map<String, String> env) {
+    Jitdi jitdi = create(dir, yaml, List.of());
+    jitdi.env.putAll(env);
     jitdi.startProcess();
     return jitdi;
   }
@@ -98,7 +107,7 @@ public final class Jitdi implements AutoCloseable {
     command.addAll(jvmOptions);
     command.addAll(List.of("-jar", JAR.toString(), "--config", config.toString()));
     starts++;
-    proc = Proc.start("jitdi", dir.resolve("jitdi-" + starts + ".log"), Map.of("JITDI_LOG_LEVEL", "DEBUG"), command);
+    proc = Proc.start("jitdi", dir.resolve("jitdi-" + starts + ".log"), env, command);
     proc.await("jitdi to be ready", Duration.ofSeconds(60), () -> readiness.test(this));
   }
 

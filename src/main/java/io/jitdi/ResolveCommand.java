@@ -1,0 +1,118 @@
+package io.jitdi;
+
+import io.jitdi.config.ImageRuleConfig.Platform;
+import io.jitdi.config.JitdiConfig;
+import io.jitdi.config.UpstreamConfig;
+import io.jitdi.jit.Planner;
+import io.jitdi.jit.Rule;
+import io.jitdi.jit.RuleSet;
+import io.jitdi.jit.Templates;
+import io.jitdi.jit.sources.Listing;
+import io.jitdi.jit.sources.SourceFile;
+import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.oci.ImageReference;
+import io.jitdi.oci.RegistryException;
+import io.jitdi.oci.Tag;
+import io.jitdi.upstream.TokenCache;
+import io.jitdi.upstream.UpstreamClient;
+import io.jitdi.upstream.UpstreamRouter;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+
+/**
+ * {@code jitdi resolve [registry/]NAME:TAG}: the dry run of a JIT image. Prints the matching rule, its captures, the
+ * base, each source with the files it gives and their sizes, and where they go; then the checks that fail. It builds
+ * nothing and touches no cache (so it runs beside a live jitdi); it does stat local sources and HEAD http ones.
+ * Exit status: 0 when the image would build, 1 when no rule matches or a check fails.
+ */
+final class ResolveCommand {
+  private ResolveCommand() {}
+
+  static int run(JitdiConfig config, RuleSet rules, String image, PrintStream out) {
+    int colon = image.lastIndexOf(':');
+    if (colon <= 0 || image.lastIndexOf('/') > colon || image.indexOf('@') >= 0) {
+      out.println("give [registry/]name:tag, e.g. jit.local/llama-cpp/llama-2:7b-chat-Q4_K_M-gguf");
+      return Main.FAILED;
+    }
+    Map<String, UpstreamClient> clients = new LinkedHashMap<>();
+    JitdiMetrics metrics = new JitdiMetrics();
+    for (UpstreamConfig u : config.upstreams().values()) {
+      clients.put(u.key(), new UpstreamClient(u, null, new TokenCache(Clock.systemUTC()), metrics));
+    }
+    TreeSet<String> jitRegistries = new TreeSet<>(rules.registries());
+    jitRegistries.removeAll(clients.keySet());
+    UpstreamRouter.Route route;
+    Tag tag;
+    try {
+      route = new UpstreamRouter(clients, config.defaultUpstream(), jitRegistries).route(null,
+          image.substring(0, colon));
+      tag = Tag.parse(image.substring(colon + 1));
+    } catch (RegistryException e) {
+      out.println("not an image name: " + e.getMessage());
+      return Main.FAILED;
+    }
+    String full = route.registry() + "/" + route.name() + ":" + tag;
+    out.println("image:       " + full);
+    Optional<RuleSet.Match> match = rules.match(route.registry(), route.name().value(), tag.value());
+    if (match.isEmpty()) {
+      out.println("no rule matches " + full + (route.jitOnly() ? "" : "; it would be pulled from upstream "
+          + route.registry()));
+      return Main.FAILED;
+    }
+    Rule rule = match.get().rule();
+    out.println("rule:        " + rule.name() + " (" + rule.where() + ")");
+    out.println("pattern:     " + rule.pattern());
+    out.println("captures:    " + match.get().captures());
+    List<String> failures = new java.util.ArrayList<>();
+    List<Platform> platforms = rule.platforms();
+    if (rule.base().isPresent()) {
+      try {
+        out.println("base:        " + ImageReference.parse(Templates.render(rule.base().get(),
+            match.get().captures())) + " (platforms from the base" + (platforms.isEmpty() ? ")" : ", filtered to "
+            + platforms + ")"));
+      } catch (RuntimeException e) {
+        failures.add("base: " + e.getMessage());
+      }
+    } else {
+      out.println("base:        none (a model-only image)");
+    }
+    if (platforms.isEmpty()) {
+      platforms = List.of(new Platform("linux", "amd64", Optional.empty()));
+    }
+    out.println("compression: " + rule.compression());
+    Planner planner = new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of());
+    Map<String, Listing> listings = new HashMap<>();
+    for (Platform platform : platforms) {
+      out.println("files for " + platform + ":");
+      try {
+        Planner.Files files = planner.files(rule, match.get().captures(), platform, listings);
+        for (Planner.Line line : files.lines()) {
+          out.println("  " + line.source() + " -> " + line.destination());
+          for (SourceFile f : line.files()) {
+            out.println("      " + f.name() + " (" + f.size() + " bytes)");
+          }
+        }
+        out.println("  total " + files.bytes() + " bytes in " + files.entries().size() + " files");
+        out.println("env:         " + Planner.changes(rule, Planner.values(match.get().captures(), platform), "")
+            .env());
+        out.println("labels:      " + Planner.changes(rule, Planner.values(match.get().captures(), platform), "")
+            .labels());
+      } catch (RegistryException | IOException | IllegalArgumentException e) {
+        failures.add(platform + ": " + e.getMessage());
+      }
+    }
+    if (failures.isEmpty()) {
+      out.println("checks:      ok");
+      return Main.OK;
+    }
+    failures.forEach(f -> out.println("would fail:  " + f));
+    return Main.FAILED;
+  }
+}

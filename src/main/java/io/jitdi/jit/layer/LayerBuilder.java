@@ -1,0 +1,164 @@
+package io.jitdi.jit.layer;
+
+import com.github.luben.zstd.ZstdOutputStream;
+import io.jitdi.config.ImageRuleConfig.Compression;
+import io.jitdi.jit.sources.SourceFile;
+import io.jitdi.jit.sources.SourcePaths;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.MediaType;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.Executor;
+import java.util.function.LongConsumer;
+import java.util.zip.Deflater;
+import java.util.zip.GZIPOutputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+
+/**
+ * Builds one image layer from files, deterministically: the same files (by path, content and mode) give the same
+ * bytes, whatever order they come in, whatever their mtimes and owners on disk, on every node.
+ *
+ * <ul>
+ *   <li>Entries are sorted by path; every parent directory is an explicit entry (mode 0755).</li>
+ *   <li>mtime is 1 second past the epoch for every entry (0 reads as "unset" to some tools); no atime or ctime is
+ *       written.</li>
+ *   <li>uid and gid are 0, user and group names empty; file modes come from the rule (default 0644).</li>
+ *   <li>Names of 100+ characters and files of 8 GiB and more use PAX records, whose header names are fixed
+ *       ({@code ./PaxHeaders.X/...}), never per-process.</li>
+ *   <li>gzip: level 6, header mtime 0, no file name. zstd: level 3, no checksum, one frame. none: the tar itself
+ *       (the default; model weights do not compress).</li>
+ * </ul>
+ * The content is streamed once from each source: read, tarred, compressed, hashed and written, never held in memory.
+ */
+public final class LayerBuilder {
+  /** The fixed modification time of every entry, in milliseconds. */
+  static final long MTIME_MILLIS = 1000;
+  static final int DEFAULT_FILE_MODE = 0644;
+  static final int DIRECTORY_MODE = 0755;
+
+  /** A file in the layer: its absolute path in the image, and its content. */
+  public record Entry(String path, SourceFile file, int mode) {}
+
+  /** The built layer. */
+  public record Built(Digest digest, Digest diffId, long size, MediaType mediaType) {}
+
+  private LayerBuilder() {}
+
+  public static MediaType mediaType(Compression compression) {
+    return switch (compression) {
+      case none -> MediaType.OCI_LAYER;
+      case gzip -> MediaType.OCI_LAYER_GZIP;
+      case zstd -> MediaType.OCI_LAYER_ZSTD;
+    };
+  }
+
+  /**
+   * Writes the layer to {@code out} (created, must not exist).
+   *
+   * @param progress told the bytes of file content written so far
+   * @throws IOException when a source fails or gives other than its declared size, or on a path conflict
+   */
+  public static Built build(List<Entry> entries, Compression compression, Path out, Executor pool,
+      LongConsumer progress) throws IOException {
+    TreeMap<String, Object> sorted = new TreeMap<>();
+    for (Entry e : entries) {
+      String name = e.path().startsWith("/") ? e.path().substring(1) : e.path();
+      try {
+        SourcePaths.checkRelative(name);
+      } catch (IllegalArgumentException bad) {
+        throw new IOException("cannot place a file at " + e.path() + ": " + bad.getMessage());
+      }
+      if (sorted.put(name, e) != null) {
+        throw new IOException("two files would be written at /" + name);
+      }
+      for (int slash = name.indexOf('/'); slash >= 0; slash = name.indexOf('/', slash + 1)) {
+        sorted.putIfAbsent(name.substring(0, slash + 1), DIRECTORY_MODE);
+      }
+    }
+    for (String name : sorted.keySet()) {
+      if (!name.endsWith("/") && sorted.containsKey(name + "/")) {
+        throw new IOException("/" + name + " would be both a file and a directory");
+      }
+    }
+    try (FileChannel channel = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      HashingFileWriter file = new HashingFileWriter(channel, pool);
+      MessageDigest tarDigest = compression == Compression.none ? null : Digest.newSha256();
+      OutputStream compressed = switch (compression) {
+        case none -> file;
+        case gzip -> new DeterministicGzip(file);
+        case zstd -> new ZstdOutputStream(file, 3).setChecksum(false).setCloseFrameOnFlush(false);
+      };
+      OutputStream tarBytes = tarDigest == null ? compressed : new DigestOutputStream(compressed, tarDigest);
+      try (TarArchiveOutputStream tar = new TarArchiveOutputStream(tarBytes, 512)) {
+        tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
+        tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+        tar.setAddPaxHeadersForNonAsciiNames(true);
+        byte[] buffer = new byte[HashingFileWriter.CHUNK];
+        long done = 0;
+        for (var item : sorted.entrySet()) {
+          TarArchiveEntry entry = new TarArchiveEntry(item.getKey(), true);
+          entry.setModTime(MTIME_MILLIS);
+          entry.setUserId(0);
+          entry.setGroupId(0);
+          entry.setUserName("");
+          entry.setGroupName("");
+          if (item.getValue() instanceof Entry e) {
+            entry.setMode(0100000 | (e.mode() >= 0 ? e.mode() : e.file().mode() >= 0 ? e.file().mode()
+                : DEFAULT_FILE_MODE));
+            entry.setSize(e.file().size());
+            tar.putArchiveEntry(entry);
+            long copied = 0;
+            try (InputStream in = e.file().opener().open()) {
+              int n;
+              while ((n = in.read(buffer, 0, (int) Math.min(buffer.length, e.file().size() - copied + 1))) > 0) {
+                if (copied + n > e.file().size()) {
+                  throw new IOException("/" + item.getKey() + " is longer than its declared " + e.file().size()
+                      + " bytes");
+                }
+                tar.write(buffer, 0, n);
+                copied += n;
+                done += n;
+                progress.accept(done);
+              }
+            }
+            if (copied != e.file().size()) {
+              throw new IOException("/" + item.getKey() + " ended at " + copied + " of " + e.file().size() + " bytes");
+            }
+          } else {
+            entry.setMode(040000 | DIRECTORY_MODE);
+            tar.putArchiveEntry(entry);
+          }
+          tar.closeArchiveEntry();
+        }
+        tar.finish();
+      }
+      Digest digest = file.finish();
+      Digest diffId = tarDigest == null ? digest : Digest.ofSha256Bytes(tarDigest.digest());
+      return new Built(digest, diffId, file.size(), mediaType(compression));
+    }
+  }
+
+  /** gzip at a fixed level, with the JDK's fixed header (mtime 0, no name); closing it ends the stream. */
+  private static final class DeterministicGzip extends GZIPOutputStream {
+    DeterministicGzip(OutputStream out) throws IOException {
+      super(out, 1 << 16);
+      def.setLevel(6);
+      def.setStrategy(Deflater.DEFAULT_STRATEGY);
+    }
+
+    @Override
+    public void close() throws IOException {
+      finish();
+      out.close();
+    }
+  }
+}

@@ -1,0 +1,154 @@
+package io.jitdi.jit.layer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jitdi.config.ImageRuleConfig.Compression;
+import io.jitdi.jit.sources.FileSource;
+import io.jitdi.jit.sources.Listing;
+import io.jitdi.jit.sources.SourceFile;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.MediaType;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.zip.GZIPInputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** As Jib's ReproducibleLayerBuilderTest: same files, different order, mtimes and directories, same bytes. */
+class LayerBuilderTest {
+  @TempDir
+  Path dir;
+  private final ExecutorService pool = Executors.newCachedThreadPool();
+
+  @AfterEach
+  void stop() {
+    pool.shutdownNow();
+  }
+
+  private Path tree(String name, long mtime, byte[] big) throws Exception {
+    Path root = dir.resolve(name);
+    Files.createDirectories(root.resolve("sub/deeper"));
+    Files.write(root.resolve("model.gguf"), big);
+    Files.writeString(root.resolve("sub/config.json"), "{\"a\":1}");
+    Files.writeString(root.resolve("sub/deeper/" + "long-name-".repeat(12) + ".txt"), "long");
+    try (var walk = Files.walk(root)) {
+      for (Path p : walk.toList()) {
+        Files.setLastModifiedTime(p, FileTime.fromMillis(mtime));
+      }
+    }
+    return root;
+  }
+
+  private List<LayerBuilder.Entry> entries(Path root, boolean reversed) throws Exception {
+    Listing listing = new FileSource("test", root, List.of(dir)).list();
+    List<LayerBuilder.Entry> entries = new ArrayList<>();
+    for (SourceFile f : listing.files()) {
+      entries.add(new LayerBuilder.Entry("/models/7b/" + f.name(), f, -1));
+    }
+    if (reversed) {
+      Collections.reverse(entries);
+    }
+    return entries;
+  }
+
+  @Test
+  void theSameFilesGiveTheSameBytesWhateverTheOrderMtimesAndDirectory() throws Exception {
+    byte[] big = new byte[3_000_017];
+    new Random(3).nextBytes(big);
+    for (Compression c : Compression.values()) {
+      LayerBuilder.Built a = LayerBuilder.build(entries(tree("a-" + c, 1_600_000_000_000L, big), false), c,
+          dir.resolve("a-" + c + ".layer"), pool, n -> { });
+      LayerBuilder.Built b = LayerBuilder.build(entries(tree("b-" + c, 1_700_000_000_000L, big), true), c,
+          dir.resolve("b-" + c + ".layer"), pool, n -> { });
+      assertEquals(a, b, c.name());
+      assertArrayEquals(Files.readAllBytes(dir.resolve("a-" + c + ".layer")),
+          Files.readAllBytes(dir.resolve("b-" + c + ".layer")), c.name());
+      assertEquals(a.digest(), Digest.sha256Of(Files.readAllBytes(dir.resolve("a-" + c + ".layer"))));
+      assertEquals(Files.size(dir.resolve("a-" + c + ".layer")), a.size());
+      assertEquals(LayerBuilder.mediaType(c), a.mediaType());
+    }
+  }
+
+  @Test
+  void entriesAreSortedWithParentsFixedTimesAndRootOwnership() throws Exception {
+    byte[] big = "weights".getBytes(StandardCharsets.UTF_8);
+    Path layer = dir.resolve("l.tar");
+    LayerBuilder.Built built = LayerBuilder.build(entries(tree("t", 123_456_789L, big), true), Compression.none, layer,
+        pool, n -> { });
+    assertEquals(built.digest(), built.diffId(), "uncompressed: the diffId is the digest");
+    List<String> names = new ArrayList<>();
+    try (TarArchiveInputStream tar = new TarArchiveInputStream(Files.newInputStream(layer))) {
+      TarArchiveEntry e;
+      while ((e = tar.getNextEntry()) != null) {
+        names.add(e.getName());
+        assertEquals(1000, e.getModTime().getTime(), e.getName());
+        assertEquals(0, e.getLongUserId());
+        assertEquals(0, e.getLongGroupId());
+        assertEquals("", e.getUserName());
+        assertEquals(e.isDirectory() ? 040755 : 0100644, e.getMode(), e.getName());
+        assertTrue(e.getLastAccessTime() == null && e.getCreationTime() == null, "no atime or ctime");
+      }
+    }
+    List<String> expected = new ArrayList<>(names);
+    Collections.sort(expected);
+    assertEquals(expected, names);
+    assertEquals("models/", names.get(0));
+    assertTrue(names.contains("models/7b/sub/deeper/"));
+    assertTrue(names.stream().anyMatch(n -> n.length() > 100), "a long name survives through PAX");
+  }
+
+  @Test
+  void gzipHasAFixedHeaderAndUnpacksToTheSameTar() throws Exception {
+    byte[] big = new byte[100_000];
+    List<LayerBuilder.Entry> entries = entries(tree("g", 5, big), false);
+    LayerBuilder.Built none = LayerBuilder.build(entries, Compression.none, dir.resolve("n.tar"), pool, n -> { });
+    LayerBuilder.Built gzip = LayerBuilder.build(entries, Compression.gzip, dir.resolve("g.tgz"), pool, n -> { });
+    assertEquals(MediaType.OCI_LAYER_GZIP, gzip.mediaType());
+    assertEquals(none.diffId(), gzip.diffId(), "the diffId is the digest of the uncompressed tar");
+    assertNotEquals(gzip.digest(), gzip.diffId());
+    byte[] header = java.util.Arrays.copyOf(Files.readAllBytes(dir.resolve("g.tgz")), 10);
+    // magic, deflate, no flags (so no name), mtime 0, no extra flags, OS 255 (unknown): the JDK's fixed header
+    assertArrayEquals(new byte[] {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0, 0, (byte) 0xff}, header);
+    try (InputStream in = new GZIPInputStream(Files.newInputStream(dir.resolve("g.tgz")))) {
+      assertArrayEquals(Files.readAllBytes(dir.resolve("n.tar")), in.readAllBytes());
+    }
+  }
+
+  @Test
+  void aSourceThatLiesAboutItsSizeFailsTheBuild() {
+    SourceFile shortFile = new SourceFile("x", 10, -1, () -> new ByteArrayInputStream(new byte[5]));
+    assertThrows(java.io.IOException.class, () -> LayerBuilder.build(List.of(new LayerBuilder.Entry("/x", shortFile,
+        -1)), Compression.none, dir.resolve("s"), pool, n -> { }));
+    SourceFile longFile = new SourceFile("y", 3, -1, () -> new ByteArrayInputStream(new byte[5]));
+    assertThrows(java.io.IOException.class, () -> LayerBuilder.build(List.of(new LayerBuilder.Entry("/y", longFile,
+        -1)), Compression.none, dir.resolve("l"), pool, n -> { }));
+  }
+
+  @Test
+  void conflictingPathsAreRefused() {
+    SourceFile f = new SourceFile("x", 1, -1, () -> new ByteArrayInputStream(new byte[1]));
+    assertThrows(java.io.IOException.class, () -> LayerBuilder.build(List.of(new LayerBuilder.Entry("/a", f, -1),
+        new LayerBuilder.Entry("/a", f, -1)), Compression.none, dir.resolve("c1"), pool, n -> { }));
+    assertThrows(java.io.IOException.class, () -> LayerBuilder.build(List.of(new LayerBuilder.Entry("/a", f, -1),
+        new LayerBuilder.Entry("/a/b", f, -1)), Compression.none, dir.resolve("c2"), pool, n -> { }));
+    assertThrows(java.io.IOException.class, () -> LayerBuilder.build(List.of(new LayerBuilder.Entry("/a/../etc", f,
+        -1)), Compression.none, dir.resolve("c3"), pool, n -> { }));
+  }
+}
