@@ -45,6 +45,9 @@ public final class Rule {
     } catch (IllegalArgumentException e) {
       throw error(config, config.line(), "match \"" + config.match() + "\": " + e.getMessage());
     }
+    if (config.base().isEmpty() && config.files().isEmpty()) {
+      throw error(config, config.line(), "makes no image: a rule needs a base, files, or both");
+    }
     Set<String> known = new HashSet<>(pattern.captures());
     known.addAll(Templates.PLATFORM_NAMES);
     config.base().ifPresent(base -> {

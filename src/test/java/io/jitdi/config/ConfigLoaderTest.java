@@ -214,6 +214,21 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theBuiltInDefaultsAreTheShippedConfigs() throws IOException {
+    Path onlyRules = write("""
+        apiVersion: jitdi.zsm.io/v1alpha1
+        kind: Image
+        spec: {match: "a/{x}:{t}", baseImage: "busybox"}
+        """);
+    JitdiConfig defaults = new ConfigLoader(name -> null).load(onlyRules);
+    JitdiConfig shipped = new ConfigLoader(name -> null).load(Path.of("conf/jitdi.yaml"));
+    assertEquals(shipped.upstreams(), defaults.upstreams());
+    assertEquals(shipped.cache(), defaults.cache());
+    assertEquals(shipped.server(), defaults.server());
+    assertEquals(1, defaults.images().size());
+  }
+
+  @Test
   void theShippedConfigLoads() {
     Path shipped = Path.of("conf/jitdi.yaml");
     JitdiConfig config = new ConfigLoader(name -> null).load(shipped);

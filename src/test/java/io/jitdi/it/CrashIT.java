@@ -9,7 +9,9 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import io.vertx.core.json.JsonObject;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -122,6 +124,60 @@ class CrashIT {
     long gets = upstream.blobGets("crash/rot", blob);
     assertEquals(blob, Http.stream(jitdi.url() + "/v2/crash/rot/blobs/" + blob).digest());
     assertEquals(gets + 1, upstream.blobGets("crash/rot", blob), "fetched again, correct");
+  }
+
+  @Test
+  void aKill9InTheMiddleOfAJitBuildLeavesNoDebrisAndTheBuildWorksAfterwards() throws Exception {
+    Path files = dir.resolve("jit-sources");
+    Files.createDirectories(files);
+    Digest model = Images.randomFile(files.resolve("model.bin"), 32L << 20, 7);
+    try (SourceServer source = SourceServer.start(files);
+        Jitdi builder = Jitdi.start(dir.resolve("builder"), """
+            server: {listen: 127.0.0.1:PORT}
+            cache: {dir: CACHE_DIR, maxSize: 1GiB}
+            upstreams:
+              docker.io: {url: "%s"}
+            jit: {waitBudget: 1s}
+            images:
+              - match: "crash/{file}:{tag}"
+                registry: jit.local
+                platforms: [linux/amd64]
+                files: [{source: "%s/files/{file}", destination: /models/}]
+            """.formatted(upstream.url(), source.url()))) {
+      source.throttle(4L << 20);
+      String manifest = builder.url() + "/v2/crash/model.bin/manifests/v1?ns=jit.local";
+      Map<String, String> accept = Map.of("Accept", "application/vnd.oci.image.index.v1+json");
+      assertEquals(429, Http.get(manifest, accept).status(), "the build is under way");
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (builder.bytesUnder("tmp") < (4L << 20)) {
+        assertTrue(System.nanoTime() < deadline, "the layer did not start");
+        Proc.sleep(20);
+      }
+      builder.kill9();
+      assertTrue(builder.bytesUnder("tmp") > 0, "the crash left a half-built layer behind");
+      source.throttle(-1);
+
+      builder.startAgain();
+      assertEquals(0, builder.bytesUnder("tmp"), "start-up removed it");
+      assertEquals(0, builder.stop());
+      Proc.Result verified = builder.cli("verify");
+      assertEquals(0, verified.exit(), verified.output());
+      builder.startAgain();
+      Http.Text built = Http.get(manifest, accept);
+      for (int i = 0; i < 100 && built.status() == 429; i++) {
+        Proc.sleep(100);
+        built = Http.get(manifest, accept);
+      }
+      assertEquals(200, built.status(), built.body());
+      JsonObject index = new JsonObject(built.body());
+      JsonObject m = new JsonObject(Http.get(builder.url() + "/v2/crash/model.bin/manifests/" + index
+          .getJsonArray("manifests").getJsonObject(0).getString("digest") + "?ns=jit.local", Map.of("Accept",
+          "application/vnd.oci.image.manifest.v1+json")).body());
+      String layer = m.getJsonArray("layers").getJsonObject(0).getString("digest");
+      Map<String, byte[]> content = JitIT.tarFiles(new java.io.ByteArrayInputStream(Http.getBytes(builder.url()
+          + "/v2/x/blobs/" + layer + "?ns=jit.local", Map.of()).body()), new java.util.HashMap<>());
+      assertEquals(model, Digest.sha256Of(content.get("models/model.bin")));
+    }
   }
 
   @Test

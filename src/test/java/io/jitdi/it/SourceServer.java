@@ -31,6 +31,7 @@ public final class SourceServer implements AutoCloseable {
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private final Map<String, Long> cuts = new ConcurrentHashMap<>();
   private volatile long bytesPerSecond = -1;
+  private volatile String awayOrigin;
 
   private SourceServer(HttpServer server, Path root) {
     this.server = server;
@@ -64,6 +65,12 @@ public final class SourceServer implements AutoCloseable {
     return this;
   }
 
+  /** {@code /redirect-away/<path>} answers 302 to {@code <origin>/files/<path>}, another server. */
+  public SourceServer redirectAway(String origin) {
+    awayOrigin = origin;
+    return this;
+  }
+
   public SourceServer throttle(long perSecond) {
     bytesPerSecond = perSecond;
     return this;
@@ -82,6 +89,12 @@ public final class SourceServer implements AutoCloseable {
     requests.add(new Request(exchange.getRequestMethod(), path, exchange.getRequestHeaders().getFirst("Range"),
         exchange.getRequestHeaders().getFirst("Authorization")));
     try (exchange) {
+      if (path.startsWith("/redirect-away/") && awayOrigin != null) {
+        exchange.getResponseHeaders().set("Location", awayOrigin + "/files/" + path.substring(
+            "/redirect-away/".length()));
+        exchange.sendResponseHeaders(302, -1);
+        return;
+      }
       if (path.startsWith("/redirect/")) {
         exchange.getResponseHeaders().set("Location", "/files/" + path.substring("/redirect/".length()));
         exchange.sendResponseHeaders(302, -1);
