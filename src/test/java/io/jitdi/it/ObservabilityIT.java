@@ -37,14 +37,20 @@ class ObservabilityIT {
   static Prometheus prometheus;
 
   @BeforeAll
-  static void start() {
+  static void start() throws Exception {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     relay = FaultRelay.to(upstream.port());
     metricsPort = Ports.free();
+    Path models = dir.resolve("models");
+    java.nio.file.Files.createDirectories(models);
+    Images.randomFile(models.resolve("m.bin"), 2L << 20, 99);
     jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(relay.url(), "40MiB")
         .replace("manifestTtl: 5m", "manifestTtl: 0")
         .replace("listen: 127.0.0.1:PORT", "listen: 127.0.0.1:PORT\n  metricsListen: 127.0.0.1:" + metricsPort)
-        + "log:\n  format: json\n");
+        + "log:\n  format: json\n"
+        + "jit: {fileRoots: [" + models + "]}\n"
+        + "images:\n  - {name: obs-model, match: \"obs/model:{tag}\", registry: jit.local, platforms: [linux/amd64],"
+        + " files: [{source: \"" + models + "/m.bin\", destination: /models/}]}\n");
     prometheus = Prometheus.start(dir.resolve("prometheus"), List.of("127.0.0.1:" + metricsPort));
   }
 
@@ -133,6 +139,20 @@ class ObservabilityIT {
     }
     Metrics m6 = scrape();
     assertTrue(delta(m5, m6, "jitdi_cache_evictions_total") >= 1, "evictions counted");
+    Metrics beforeJit = scrape();
+    for (int i = 0; i < 2; i++) {
+      assertEquals(200, Http.get(jitdi.url() + "/v2/obs/model/manifests/v1?ns=jit.local",
+          Map.of("Accept", "application/vnd.oci.image.index.v1+json")).status());
+    }
+    Metrics afterJit = scrape();
+    assertEquals(1, delta(beforeJit, afterJit, "jitdi_jit_builds_total", "rule", "obs-model", "result", "built"), 0.0);
+    assertEquals(1, delta(beforeJit, afterJit, "jitdi_jit_builds_total", "rule", "obs-model", "result", "cached"),
+        0.0);
+    assertEquals(0, afterJit.value("jitdi_jit_builds_total", "rule", "obs-model", "result", "failed"), 0.0);
+    assertTrue(delta(beforeJit, afterJit, "jitdi_jit_build_bytes_total") >= 2L << 20, "layer bytes counted");
+    assertEquals(1, delta(beforeJit, afterJit, "jitdi_jit_build_duration_seconds_count", "rule", "obs-model"), 0.0);
+    assertEquals(0, afterJit.value("jitdi_jit_builds_inflight"), 0.0);
+    assertTrue(delta(beforeJit, afterJit, "jitdi_served_bytes_total", "source", "jit") > 0);
     assertTrue(delta(m5, m6, "jitdi_cache_evicted_bytes_total") >= 4 << 20, "evicted bytes counted");
     assertTrue(m6.value("jitdi_cache_size_bytes") <= 40 << 20);
     assertEquals(3, delta(m5, m6, "jitdi_cache_requests_total", "kind", "blob", "result", "miss"), 0.0);
