@@ -185,6 +185,12 @@ public final class BlobStore {
       throws IOException {
     layout.createBlobParent(digest);
     Path target = layout.blob(digest);
+    if (index.blob(digest).isPresent() && Files.exists(target)) {
+      // already committed (the same content built or fetched twice): the name is the content, keep the first
+      Files.deleteIfExists(tmp);
+      writeChannel.close();
+      return;
+    }
     boolean moved;
     try {
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);

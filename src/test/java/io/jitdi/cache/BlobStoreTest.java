@@ -1,0 +1,37 @@
+package io.jitdi.cache;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import io.jitdi.concurrent.Io;
+import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.oci.Digest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class BlobStoreTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void committingTheSameContentTwiceCountsItOnce() throws Exception {
+    CacheLayout layout = new CacheLayout(dir);
+    layout.create();
+    try (Index index = Index.open(layout.indexDir()); Io io = new Io()) {
+      BlobStore store = new BlobStore(layout, index, io, Clock.systemUTC(), new JitdiMetrics(), 1 << 20);
+      byte[] content = "same bytes".getBytes(StandardCharsets.UTF_8);
+      Digest digest = Digest.sha256Of(content);
+      store.putBytes(digest, content);
+      store.putBytes(digest, content);
+      assertEquals(content.length, store.committedBytes(), "counted once");
+      assertEquals(1, store.blobCount());
+      try (var tmp = Files.list(layout.tmpDir())) {
+        assertFalse(tmp.findAny().isPresent(), "the second copy's temp file is gone");
+      }
+    }
+  }
+}
