@@ -59,6 +59,9 @@ public final class Server {
     return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
+  static final int UPSTREAM_MAX_CHUNK = 256 * 1024;
+  static final int UPSTREAM_READ_BUFFER = 1024 * 1024;
+
   /** Starts everything (blocking until the servers listen). */
   public static Server start(JitdiConfig config, RuleSet rules) throws Exception {
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors());
@@ -72,6 +75,10 @@ public final class Server {
           .setTcpNoDelay(true)
           .setForceSni(true)
           .setDecompressionSupported(false)
+          // blob bodies arrive in few large chunks: reads of up to 1 MiB (instead of at most 64 KiB), and body chunks
+          // of up to 256 KiB (instead of 8 KiB); every chunk costs a trip through the pipe, the hash and the file
+          .setReceiveBufferSize(UPSTREAM_READ_BUFFER)
+          .setMaxChunkSize(UPSTREAM_MAX_CHUNK)
           .setMaxRedirects(0), new PoolOptions().setHttp1MaxSize(32));
       TokenCache tokens = new TokenCache(Clock.systemUTC());
       Map<String, UpstreamClient> upstreams = new LinkedHashMap<>();

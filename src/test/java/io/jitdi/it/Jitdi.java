@@ -103,7 +103,7 @@ public final class Jitdi implements AutoCloseable {
 
   private void startProcess() {
     List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add(System.getProperty("jitdi.java", Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     command.addAll(jvmOptions);
     command.addAll(List.of("-jar", JAR.toString(), "--config", config.toString()));
     starts++;
