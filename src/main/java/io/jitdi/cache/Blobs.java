@@ -7,6 +7,7 @@ import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
+import io.jitdi.stream.RecentBytes;
 import io.jitdi.upstream.UpstreamClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -37,6 +38,8 @@ public final class Blobs {
   private final Io io;
   private final JitdiMetrics metrics;
   private final ConcurrentHashMap<Digest, Fill> fills = new ConcurrentHashMap<>();
+  /** What all fills together keep in memory for their followers: an eighth of the heap. */
+  private final RecentBytes.Pool recentPool = new RecentBytes.Pool(Runtime.getRuntime().maxMemory() / 8);
 
   public Blobs(Vertx vertx, BlobStore store, CacheLayout layout, Io io, JitdiMetrics metrics) {
     this.vertx = vertx;
@@ -65,7 +68,7 @@ public final class Blobs {
       if (upstream == null) {
         return Future.failedFuture(unknown(digest));
       }
-      Fill fresh = new Fill(vertx, digest, repo, upstream, store, layout, io, metrics);
+      Fill fresh = new Fill(vertx, digest, repo, upstream, store, layout, io, metrics, recentPool);
       Fill existing = fills.putIfAbsent(digest, fresh);
       Fill fill = existing != null ? existing : fresh;
       if (existing == null) {

@@ -8,6 +8,7 @@ import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
 import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.stream.Growth;
+import io.jitdi.stream.RecentBytes;
 import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.upstream.UpstreamErrors;
 import io.micrometer.core.instrument.Counter;
@@ -15,6 +16,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientResponse;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -25,6 +27,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -52,6 +55,8 @@ public final class Fill implements Growth {
   static final long DISK_HEADROOM = 64L * 1024 * 1024;
   private static final Logger LOG = LoggerFactory.getLogger(Fill.class);
   private static final long PROGRESS_LOG_NANOS = 10_000_000_000L;
+  /** Bytes just written that stay in memory for readers right behind the fill. */
+  static final long RECENT_BYTES = 16L * 1024 * 1024;
 
   /** How the blob will be served. */
   public enum Mode {
@@ -84,6 +89,7 @@ public final class Fill implements Growth {
   private final Promise<Head> head = Promise.promise();
   private final Promise<Void> done = Promise.promise();
   private final List<Waiter> waiters = new ArrayList<>();
+  private final RecentBytes recent;
   private final AtomicBoolean relayTaken = new AtomicBoolean();
   private final long started = System.nanoTime();
   private volatile long written;
@@ -100,8 +106,9 @@ public final class Fill implements Growth {
   private long lastLog = System.nanoTime();
 
   Fill(Vertx vertx, Digest digest, RepositoryName repo, UpstreamClient upstream, BlobStore store, CacheLayout layout,
-      Io io, JitdiMetrics metrics) {
+      Io io, JitdiMetrics metrics, RecentBytes.Pool recentPool) {
     this.vertx = vertx;
+    this.recent = new RecentBytes(RECENT_BYTES, recentPool);
     this.digest = digest;
     this.repo = repo;
     this.upstream = upstream;
@@ -165,7 +172,11 @@ public final class Fill implements Growth {
       }
       tmp = (Path) ar.result()[0];
       channel = (FileChannel) ar.result()[1];
-      sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), io.executor(), this::onWritten);
+      sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), io.executor(),
+          (offset, data, total) -> {
+            recent.add(offset, data);
+            onWritten(total);
+          });
       reservedBytes = Math.max(size, 0);
       head.tryComplete(new Head(Mode.CACHE, size));
       store.reserve(reservedBytes).onComplete(r -> pipe(response));
@@ -231,6 +242,7 @@ public final class Fill implements Growth {
         LOG.info("fill {} committed: {} bytes from {} in {}s{}", digest, result.size(), upstream.key(),
             String.format("%.2f", seconds), resumes > 0 ? " after " + resumes + " resumes" : "");
         notifyWaiters();
+        recent.clear();
         done.tryComplete();
       });
     });
@@ -249,9 +261,9 @@ public final class Fill implements Growth {
   }
 
   /** The paused upstream response of a {@link Mode#RELAY} fill, for exactly one caller. */
-  public java.util.Optional<HttpClientResponse> takeRelay() {
+  public Optional<HttpClientResponse> takeRelay() {
     HttpClientResponse r = relayResponse;
-    return r != null && relayTaken.compareAndSet(false, true) ? java.util.Optional.of(r) : java.util.Optional.empty();
+    return r != null && relayTaken.compareAndSet(false, true) ? Optional.of(r) : Optional.empty();
   }
 
   private void fail(Throwable cause) {
@@ -269,6 +281,7 @@ public final class Fill implements Growth {
       error = UpstreamErrors.unreachable(upstream.key(), cause);
     }
     failure = error;
+    recent.clear();
     head.tryFail(error);
     if (sink != null) {
       sink.abort(error);
@@ -326,6 +339,11 @@ public final class Fill implements Growth {
   public long readable() {
     long w = written;
     return verified ? w : Math.max(0, w - 1);
+  }
+
+  @Override
+  public Optional<Buffer> recent(long position, int max) {
+    return failure != null ? Optional.empty() : recent.read(position, readable(), max);
   }
 
   @Override

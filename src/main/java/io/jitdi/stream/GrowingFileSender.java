@@ -8,13 +8,15 @@ import io.vertx.core.streams.WriteStream;
 import java.io.EOFException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.util.Optional;
 import java.util.function.LongConsumer;
 
 /**
  * Copies a byte range of a file that may still be growing into a write stream, at the pace of the write stream.
  *
- * <p>Reads run on worker threads, one chunk at a time, and the next read waits for the write queue to drain, so a slow
- * client holds one chunk of memory, not the blob. When the readable end is reached, it waits for {@link Growth} to
+ * <p>Bytes the {@link Growth} still holds in memory are written straight away; others are read on worker threads, one
+ * chunk at a time. The next chunk waits for the write queue to drain, so a slow client holds one chunk of memory, not
+ * the blob. When the readable end is reached, it waits for {@link Growth} to
  * move on. The result fails if the content fails or the stream is {@link #cancel() cancelled}; the caller must then
  * reset its response rather than end it, so that the client cannot take a short body for a complete one.
  */
@@ -68,50 +70,65 @@ public final class GrowingFileSender {
   }
 
   private void step() {
-    if (done.future().isComplete()) {
-      return;
-    }
-    if (position >= end) {
-      done.tryComplete(position - start);
-      return;
-    }
-    long readable = Math.min(growth.readable(), end);
-    if (readable > position) {
+    while (!done.future().isComplete()) {
+      if (position >= end) {
+        done.tryComplete(position - start);
+        return;
+      }
+      long readable = Math.min(growth.readable(), end);
+      if (readable <= position) {
+        awaitGrowth();
+        return;
+      }
       int length = (int) Math.min(CHUNK, readable - position);
-      long at = position;
-      vertx.executeBlocking(() -> read(at, length), false).onComplete(ar -> {
-        if (ar.failed()) {
-          done.tryFail(ar.cause());
-          return;
-        }
-        if (done.future().isComplete()) {
-          return;
-        }
-        Buffer chunk = ar.result();
-        position += chunk.length();
-        sent.accept(chunk.length());
-        out.write(chunk).onFailure(done::tryFail);
-        if (out.writeQueueFull()) {
-          out.drainHandler(v -> step());
-        } else {
-          step();
-        }
-      });
-    } else {
-      growth.awaitBeyond(position).onComplete(ar -> {
-        if (ar.failed()) {
-          done.tryFail(ar.cause());
-        } else if (ar.result() < 0) {
-          if (end == Long.MAX_VALUE) {
-            done.tryComplete(position - start);
-          } else {
-            done.tryFail(new EOFException("content ended at " + position + ", before " + end));
-          }
-        } else {
-          step();
-        }
-      });
+      Optional<Buffer> held = growth.recent(position, length);
+      if (held.isEmpty()) {
+        readFromFile(length);
+        return;
+      }
+      if (!send(held.get())) {
+        return;
+      }
     }
+  }
+
+  /** Hands {@code chunk} to the stream; false when the stream is full and {@link #step()} will run on drain. */
+  private boolean send(Buffer chunk) {
+    position += chunk.length();
+    sent.accept(chunk.length());
+    out.write(chunk).onFailure(done::tryFail);
+    if (out.writeQueueFull()) {
+      out.drainHandler(v -> step());
+      return false;
+    }
+    return true;
+  }
+
+  private void readFromFile(int length) {
+    long at = position;
+    vertx.executeBlocking(() -> read(at, length), false).onComplete(ar -> {
+      if (ar.failed()) {
+        done.tryFail(ar.cause());
+      } else if (!done.future().isComplete() && send(ar.result())) {
+        step();
+      }
+    });
+  }
+
+  private void awaitGrowth() {
+    growth.awaitBeyond(position).onComplete(ar -> {
+      if (ar.failed()) {
+        done.tryFail(ar.cause());
+      } else if (ar.result() < 0) {
+        if (end == Long.MAX_VALUE) {
+          done.tryComplete(position - start);
+        } else {
+          done.tryFail(new EOFException("content ended at " + position + ", before " + end));
+        }
+      } else {
+        step();
+      }
+    });
   }
 
   private Buffer read(long at, int length) throws java.io.IOException {

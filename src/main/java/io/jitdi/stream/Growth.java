@@ -1,6 +1,8 @@
 package io.jitdi.stream;
 
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import java.util.Optional;
 
 /**
  * How far a file that is still being written may be read. Implemented by a blob fill; read by
@@ -15,6 +17,14 @@ public interface Growth {
    * content is complete and ends at {@code position}; fails when the content failed (a cut or a digest mismatch).
    */
   Future<Long> awaitBeyond(long position);
+
+  /**
+   * Up to {@code max} readable bytes at {@code position} if they are still held in memory; empty when they must be
+   * read from the file.
+   */
+  default Optional<Buffer> recent(long position, int max) {
+    return Optional.empty();
+  }
 
   /** A file that is already complete at {@code size} bytes. */
   static Growth complete(long size) {

@@ -41,7 +41,8 @@ class DigestingFileSinkTest {
     FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     AtomicLong progress = new AtomicLong();
     vertx.runOnContext(v -> {
-      DigestingFileSink sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), pool, progress::set);
+      DigestingFileSink sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), pool,
+          (offset, data, total) -> progress.set(total));
       sink.setWriteQueueMaxSize(64 * 1024);
       int drains = 0;
       for (int at = 0; at < content.length; at += 10_000) {
@@ -66,7 +67,7 @@ class DigestingFileSinkTest {
   void failsWritesAndTheResultAfterAnAbort(Vertx vertx, VertxTestContext test) throws Exception {
     FileChannel channel = FileChannel.open(dir.resolve("b"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     vertx.runOnContext(v -> {
-      DigestingFileSink sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), pool, n -> { });
+      DigestingFileSink sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), pool, (o, d, t) -> { });
       sink.abort(new IllegalStateException("cut"));
       assertTrue(sink.write(Buffer.buffer("x")).failed());
       sink.end().onComplete(test.failing(e -> test.verify(() -> {

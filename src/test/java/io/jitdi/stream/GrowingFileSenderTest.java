@@ -27,7 +27,7 @@ class GrowingFileSenderTest {
   Path dir;
 
   /** A growth the test drives by hand. */
-  static final class ManualGrowth implements Growth {
+  static class ManualGrowth implements Growth {
     long readable;
     boolean complete;
     Throwable failed;
@@ -142,6 +142,30 @@ class GrowingFileSenderTest {
         test.completeNow();
       })));
     });
+  }
+
+  @Test
+  void bytesStillHeldInMemoryAreSentWithoutReadingTheFile(Vertx vertx, VertxTestContext test) throws Exception {
+    byte[] content = new byte[600_000];
+    new Random(3).nextBytes(content);
+    FileChannel channel = file(new byte[0]);
+    RecentBytes held = new RecentBytes(1 << 20, new RecentBytes.Pool(1 << 20));
+    held.add(0, Buffer.buffer(content));
+    ManualGrowth growth = new ManualGrowth() {
+      @Override
+      public java.util.Optional<Buffer> recent(long position, int max) {
+        return held.read(position, readable, max);
+      }
+    };
+    growth.readable = content.length;
+    growth.complete = true;
+    Collector out = new Collector();
+    vertx.runOnContext(v -> GrowingFileSender.start(vertx, channel, growth, 10, content.length, out, n -> { })
+        .result().onComplete(test.succeeding(sent -> test.verify(() -> {
+          assertArrayEquals(Arrays.copyOfRange(content, 10, content.length), out.all.getBytes(),
+              "the file is empty: every byte came from memory");
+          test.completeNow();
+        }))));
   }
 
   @Test
