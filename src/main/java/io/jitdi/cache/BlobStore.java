@@ -6,6 +6,7 @@ import io.jitdi.concurrent.Io;
 import io.jitdi.concurrent.SingleFlight;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.Digest;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;
@@ -102,7 +103,9 @@ public final class BlobStore {
     if (cf.isDone() && !cf.isCompletedExceptionally()) {
       return Future.succeededFuture(Optional.ofNullable(cf.join()));
     }
-    return Future.fromCompletionStage(cf, Vertx.currentContext()).map(Optional::ofNullable);
+    Context context = Vertx.currentContext();
+    return (context == null ? Future.fromCompletionStage(cf) : Future.fromCompletionStage(cf, context))
+        .map(Optional::ofNullable);
   }
 
   /**
