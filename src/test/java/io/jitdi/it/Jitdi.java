@@ -18,7 +18,8 @@ public final class Jitdi implements AutoCloseable {
   private final Path config;
   private final int port;
   private final List<String> jvmOptions;
-  private final Map<String, String> env = new java.util.HashMap<>(Map.of("JITDI_LOG_LEVEL", "DEBUG"));
+  private final Map<String, String> env = new java.util.HashMap<>(
+      Map.of("JITDI_LOG_LEVEL", System.getProperty("jitdi.logLevel", "DEBUG")));
   private Proc proc;
   private int starts;
   private java.util.function.Predicate<Jitdi> readiness = j -> {
