@@ -236,7 +236,8 @@ public final class ConfigLoader {
       throw node.error("an upstream key is a lowercase registry host as written in image names, e.g. docker.io, "
           + "ghcr.io or registry.local:5000");
     }
-    node.allowOnly(Set.of("url", "username", "password", "connectTimeout", "idleTimeout", "tokenRealms"));
+    node.allowOnly(Set.of("url", "username", "password", "connectTimeout", "idleTimeout", "tokenRealms",
+        "sendNs"));
     ConfigNode urlNode = node.require("url");
     URI url = urlNode.as(ConfigLoader::registryUrl);
     Optional<String> username = node.get("username").map(ConfigNode::text);
@@ -248,7 +249,16 @@ public final class ConfigLoader {
     Duration idle = node.get("idleTimeout").map(n -> n.as(Durations::parse)).orElse(DEFAULT_IDLE_TIMEOUT);
     List<String> realms = new ArrayList<>();
     node.get("tokenRealms").ifPresent(n -> n.sequence().items().forEach(i -> realms.add(i.text().toLowerCase())));
-    return new UpstreamConfig(key, url, username, password, connect, idle, realms);
+    boolean sendNs = node.get("sendNs").map(n -> n.as(ConfigLoader::bool)).orElse(false);
+    return new UpstreamConfig(key, url, username, password, connect, idle, realms, sendNs);
+  }
+
+  static boolean bool(String text) {
+    return switch (text) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException("\"" + text + "\" is not a boolean; write true or false");
+    };
   }
 
   static URI registryUrl(String text) {

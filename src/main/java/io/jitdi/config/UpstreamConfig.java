@@ -15,9 +15,11 @@ import java.util.Optional;
  * @param connectTimeout TCP connect timeout
  * @param idleTimeout a transfer that sends nothing for this long is failed
  * @param tokenRealms extra hosts trusted as token realms, beyond the upstream's own domain
+ * @param sendNs whether every request carries {@code ?ns=<key>}, as containerd sends to a mirror: set when {@code url}
+ *     is another jitdi (a central tier) that serves many registries and routes by {@code ns}
  */
 public record UpstreamConfig(String key, URI url, Optional<String> username, Optional<String> password,
-    Duration connectTimeout, Duration idleTimeout, List<String> tokenRealms) {
+    Duration connectTimeout, Duration idleTimeout, List<String> tokenRealms, boolean sendNs) {
 
   public UpstreamConfig {
     tokenRealms = List.copyOf(tokenRealms);

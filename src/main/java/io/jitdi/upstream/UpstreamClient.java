@@ -182,8 +182,9 @@ public final class UpstreamClient {
    */
   public Future<HttpClientResponse> send(HttpMethod method, RepositoryName repo, String subpath, MultiMap headers,
       String kind) {
+    String ns = config.sendNs() ? (subpath.indexOf('?') >= 0 ? "&" : "?") + "ns=" + config.key() : "";
     URI url = URI.create(config.url().getScheme() + "://" + config.url().getRawAuthority() + config.pathPrefix()
-        + "/v2/" + repo + "/" + subpath);
+        + "/v2/" + repo + "/" + subpath + ns);
     String scope = "repository:" + repo + ":pull";
     return authorization(scope).compose(auth -> attempt(method, url, headers, auth, kind, 0)
         .compose(response -> {

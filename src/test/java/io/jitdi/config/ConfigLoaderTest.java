@@ -171,6 +171,23 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void anUpstreamThatIsAnotherJitdiGetsNsOnlyWhenAsked() throws IOException {
+    JitdiConfig config = load("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          ghcr.io: {url: "http://jitdi-central:8888", sendNs: true}
+          docker.io: {url: "https://registry-1.docker.io"}
+        """, Map.of());
+    assertTrue(config.upstreams().get("ghcr.io").sendNs());
+    assertTrue(!config.upstreams().get("docker.io").sendNs());
+    assertTrue(error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          ghcr.io: {url: "http://jitdi-central:8888", sendNs: yes}
+        """).getMessage().contains("write true or false"));
+  }
+
+  @Test
   void upstreamKeysAreRegistryHosts() {
     ConfigException e = error("""
         cache: {dir: ./data, maxSize: 1GiB}

@@ -34,7 +34,7 @@ class RouteFuzzTest {
 
   private static UpstreamClient client(String key) {
     return new UpstreamClient(new UpstreamConfig(key, URI.create("https://" + key), Optional.empty(),
-        Optional.empty(), Duration.ofSeconds(1), Duration.ofSeconds(1), List.of()), null,
+        Optional.empty(), Duration.ofSeconds(1), Duration.ofSeconds(1), List.of(), false), null,
         new TokenCache(Clock.systemUTC()), METRICS);
   }
 

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 class UpstreamRouterTest {
   static UpstreamClient client(String key, String url, List<String> realms) {
     return new UpstreamClient(new UpstreamConfig(key, URI.create(url), Optional.empty(), Optional.empty(),
-        Duration.ofSeconds(1), Duration.ofSeconds(1), realms), null, new TokenCache(Clock.systemUTC()),
+        Duration.ofSeconds(1), Duration.ofSeconds(1), realms, false), null, new TokenCache(Clock.systemUTC()),
         new JitdiMetrics());
   }
 
