@@ -43,4 +43,22 @@ class MainTest {
     assertEquals(2, run("launch"));
     assertEquals(2, run("--config"));
   }
+
+  @Test
+  void containerdConfigNeedsNoConfigAndExplainsBadArguments() throws Exception {
+    assertEquals(0, run("containerd-config", "--registries", "docker.io", "--dir", dir.toString()));
+    assertTrue(Files.exists(dir.resolve("docker.io/hosts.toml")));
+    assertEquals(2, run("containerd-config", "--dir", dir.toString()));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("--registries is required"));
+    assertEquals(2, run("containerd-config", "--registries", "Docker.IO/x", "--dir", dir.toString()));
+    assertEquals(2, run("containerd-config", "--registries", "docker.io", "--mirror", "localhost"));
+  }
+
+  @Test
+  void containerdConfigRefusesToReplaceAForeignFileAndExits1() throws Exception {
+    Files.createDirectories(dir.resolve("ghcr.io"));
+    Files.writeString(dir.resolve("ghcr.io/hosts.toml"), "server = \"https://ghcr.io\"\n");
+    assertEquals(1, run("containerd-config", "--registries", "ghcr.io", "--dir", dir.toString()));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("--force"));
+  }
 }

@@ -93,7 +93,8 @@ public final class Containerd implements AutoCloseable {
     exec("content", "prune", "references");
   }
 
-  private String check(Proc.Result r, String what) {
+  /** The output of {@code r}; fails the test with containerd's log when ctr failed. */
+  String check(Proc.Result r, String what) {
     if (r.exit() != 0) {
       throw new AssertionError("ctr " + what + " failed (" + r.exit() + "):\n" + r.output() + "\ncontainerd log:\n"
           + Tools.tail(proc.log(), 3000));

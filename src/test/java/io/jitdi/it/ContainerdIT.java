@@ -3,7 +3,11 @@ package io.jitdi.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,6 +26,7 @@ class ContainerdIT {
   static void start() {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     Images.pushBusybox(upstream, "library/busybox", "latest");
+    Images.pushBusybox(upstream, "team/wired", "v1");
     jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(upstream.url(), "1GiB"));
     containerd = Containerd.start(dir.resolve("ctrd"));
     // the fallback server is a closed port: the pull can only succeed through the mirror
@@ -57,5 +62,38 @@ class ContainerdIT {
     assertEquals(2, upstream.requests("GET", "/v2/library/busybox/blobs/"), "a second node-local pull is all cache");
     Metrics m = jitdi.metrics();
     assertTrue(m.value("jitdi_cache_requests_total", "kind", "blob", "result", "hit") >= 2);
+  }
+
+  private static Proc.Result containerdConfig(String... args) {
+    List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
+        .toString(), "-jar", Jitdi.JAR.toString(), "containerd-config"));
+    command.addAll(List.of(args));
+    return Proc.exec(Duration.ofMinutes(1), Map.of(), command);
+  }
+
+  @Test
+  void hostsFilesWrittenByContainerdConfigMakeContainerdPullThroughJitdi() throws Exception {
+    Path certs = dir.resolve("certs-by-jitdi");
+    Proc.Result written = containerdConfig("--registries", "docker.io,ghcr.io", "--mirror", jitdi.url(), "--dir",
+        certs.toString());
+    assertEquals(0, written.exit(), written.output());
+    assertTrue(Files.readString(certs.resolve("docker.io/hosts.toml")).contains("server = \"https://registry-1.docker.io\""),
+        "docker.io falls back to Docker Hub itself");
+
+    // the fallback (Docker Hub) is unreachable from here: the pull can only succeed through jitdi
+    containerd.check(containerd.exec("images", "pull", "--hosts-dir", certs.toString(), "docker.io/team/wired:v1"),
+        "pull through the written hosts.toml");
+    assertTrue(upstream.requests("GET", "/v2/team/wired/manifests/") >= 1,
+        "the image came from the upstream only jitdi knows");
+
+    Proc.Result again = containerdConfig("--registries", "docker.io,ghcr.io", "--mirror", jitdi.url(), "--dir",
+        certs.toString());
+    assertEquals(0, again.exit(), again.output());
+    assertTrue(again.output().contains("unchanged " + certs.resolve("docker.io/hosts.toml")), again.output());
+
+    Proc.Result removed = containerdConfig("--registries", "docker.io,ghcr.io", "--dir", certs.toString(), "--remove");
+    assertEquals(0, removed.exit(), removed.output());
+    assertTrue(Files.notExists(certs.resolve("docker.io")) && Files.notExists(certs.resolve("ghcr.io")),
+        "uninstall leaves nothing behind");
   }
 }
