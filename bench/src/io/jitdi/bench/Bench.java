@@ -600,6 +600,15 @@ public final class Bench {
         md.append("- ").append(f.id()).append(": ").append(f.note()).append('\n');
       }
     }
+    // the profiling notes are written by hand; they are kept with every regenerated result
+    Path limits = Path.of("bench/limits.md");
+    if (Files.exists(limits)) {
+      try {
+        md.append('\n').append(Files.readString(limits));
+      } catch (IOException e) {
+        md.append("\n(bench/limits.md unreadable: ").append(e).append(")\n");
+      }
+    }
     return md.toString();
   }
 
