@@ -50,6 +50,11 @@ public final class Blobs {
     metrics.gauge("jitdi.fills.inflight", "Blob fills from upstreams in progress", fills, ConcurrentHashMap::size);
   }
 
+  /** Where each fill under way stands, for the status page. */
+  public java.util.List<io.vertx.core.json.JsonObject> fillStatuses() {
+    return fills.values().stream().map(Fill::status).toList();
+  }
+
   public BlobStore store() {
     return store;
   }

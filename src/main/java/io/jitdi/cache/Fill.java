@@ -99,7 +99,7 @@ public final class Fill implements Growth {
   private Path tmp;
   private FileChannel channel;
   private DigestingFileSink sink;
-  private long size = -1;
+  private volatile long size = -1;
   private long reservedBytes;
   private int resumes;
   private long counted;
@@ -117,6 +117,13 @@ public final class Fill implements Growth {
     this.io = io;
     this.metrics = metrics;
     this.upstreamBytes = metrics.upstreamBytesCounter(upstream.key());
+  }
+
+  /** Where this fill stands: digest, repository, upstream, bytes written, size (-1: not known yet), seconds. */
+  public io.vertx.core.json.JsonObject status() {
+    return new io.vertx.core.json.JsonObject().put("digest", digest.toString()).put("repository", repo.toString())
+        .put("upstream", upstream.key()).put("bytes", written).put("size", size)
+        .put("seconds", (System.nanoTime() - started) / 1e9);
   }
 
   public Digest digest() {

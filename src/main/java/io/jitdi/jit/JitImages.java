@@ -182,8 +182,10 @@ public final class JitImages {
         ? new JsonObject().put("image", image).put("state", "done").put("digest", ar.result().manifest().digest()
             .toString())
         : new JsonObject().put("image", image).put("state", "failed").put("error", ar.cause().getMessage())));
-    vertx.setTimer(200, t -> running.values().stream().filter(b -> b.image().equals(image)).findFirst()
-        .ifPresent(b -> answer.tryComplete(b.toJson())));
+    // answer 202 with the build's progress as soon as it runs (planning, e.g. HEADs of http sources, may take a while)
+    long poll = vertx.setPeriodic(100, t -> running.values().stream().filter(b -> b.image().equals(image))
+        .findFirst().ifPresent(b -> answer.tryComplete(b.toJson())));
+    answer.future().onComplete(ar -> vertx.cancelTimer(poll));
     return answer.future();
   }
 

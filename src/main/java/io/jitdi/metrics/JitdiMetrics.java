@@ -14,8 +14,10 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
@@ -50,6 +52,9 @@ public final class JitdiMetrics {
 
   private final PrometheusMeterRegistry registry;
   private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+  /** Most images whose served bytes are tracked for the status page. */
+  static final int MAX_IMAGES = 10_000;
+  private final Map<String, LongAdder> servedByImage = new ConcurrentHashMap<>();
   private final Map<String, Timer> timers = new ConcurrentHashMap<>();
   private final Counter evictions;
   private final Counter evictedBytes;
@@ -105,6 +110,39 @@ public final class JitdiMetrics {
     return counters.computeIfAbsent("cr|" + kind + "|" + result, k -> Counter.builder("jitdi.cache.requests")
         .description("Cache lookups by kind and how they were answered")
         .tag("kind", kind.name()).tag("result", result.name()).register(registry));
+  }
+
+  /**
+   * Counts response bytes served for {@code image} ({@code registry/repository}), for the status page; not exported
+   * to Prometheus (one series per image would be unbounded). Beyond {@link #MAX_IMAGES} images, new ones are not
+   * tracked.
+   */
+  public void imageServed(String image, long bytes) {
+    LongAdder adder = servedByImage.get(image);
+    if (adder == null) {
+      if (servedByImage.size() >= MAX_IMAGES) {
+        return;
+      }
+      adder = servedByImage.computeIfAbsent(image, k -> new LongAdder());
+    }
+    adder.add(bytes);
+  }
+
+  /** The {@code n} images served the most bytes since start, most first. */
+  public List<Map.Entry<String, Long>> topImages(int n) {
+    return servedByImage.entrySet().stream().map(e -> Map.entry(e.getKey(), e.getValue().sum()))
+        .sorted(Map.Entry.<String, Long>comparingByValue().reversed().thenComparing(Map.Entry.comparingByKey()))
+        .limit(n).toList();
+  }
+
+  /** Cache lookups of {@code kind} since start, by how they were answered. */
+  public Map<CacheResult, Long> cacheRequests(Kind kind) {
+    Map<CacheResult, Long> out = new java.util.EnumMap<>(CacheResult.class);
+    for (CacheResult r : CacheResult.values()) {
+      Counter c = counters.get("cr|" + kind + "|" + r);
+      out.put(r, c == null ? 0L : (long) c.count());
+    }
+    return out;
   }
 
   /** A counter to add served bytes to; resolve once per response, add per chunk. */

@@ -22,6 +22,8 @@ public record ApiPath(Kind kind, String name, String reference) {
     TOKEN("/_jitdi/token"),
     BUILDS("/_jitdi/builds"),
     PREFETCH("/_jitdi/prefetch"),
+    STATUS("/_jitdi/status"),
+    STATUS_PAGE("/_jitdi/"),
     NOT_FOUND("other");
 
     private final String template;
@@ -36,7 +38,7 @@ public record ApiPath(Kind kind, String name, String reference) {
 
     /** Whether client authentication guards this route: the registry API and the admin endpoints. */
     public boolean isRegistryApi() {
-      return template.startsWith("/v2") || this == NOT_FOUND || this == BUILDS || this == PREFETCH;
+      return template.startsWith("/v2") || this == NOT_FOUND || this == BUILDS || this == PREFETCH || this == STATUS;
     }
   }
 
@@ -69,6 +71,12 @@ public record ApiPath(Kind kind, String name, String reference) {
       }
       case "/_jitdi/prefetch" -> {
         return new ApiPath(Kind.PREFETCH, null, null);
+      }
+      case "/_jitdi/status" -> {
+        return new ApiPath(Kind.STATUS, null, null);
+      }
+      case "/", "/_jitdi", "/_jitdi/" -> {
+        return new ApiPath(Kind.STATUS_PAGE, null, null);
       }
       default -> {
         // not a fixed path

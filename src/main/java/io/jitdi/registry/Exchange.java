@@ -29,6 +29,7 @@ final class Exchange {
   private final AtomicBoolean logged = new AtomicBoolean();
   private String route = ApiPath.Kind.NOT_FOUND.template();
   private String cache = "-";
+  private String image;
   private boolean reset;
 
   Exchange(HttpServerRequest request, JitdiMetrics metrics) {
@@ -59,6 +60,11 @@ final class Exchange {
   /** How the cache answered, for the access log: hit, miss, coalesced, stale or jit. */
   void cache(String result) {
     this.cache = result;
+  }
+
+  /** The image ({@code registry/repository}) whose bytes this response carries, for the status page's top list. */
+  void image(String name) {
+    this.image = name;
   }
 
   /** Answers with OCI error JSON, or resets the connection when the response has already begun. */
@@ -102,6 +108,9 @@ final class Exchange {
     Duration took = Duration.ofNanos(System.nanoTime() - started);
     int status = reset || !response.ended() ? 0 : response.getStatusCode();
     metrics.httpRequest(request.method().name(), route, status, took);
+    if (image != null && response.bytesWritten() > 0) {
+      metrics.imageServed(image, response.bytesWritten());
+    }
     if (ACCESS.isInfoEnabled()) {
       ACCESS.info("{} {} {} {} bytes={} ms={} cache={} ns={}", request.remoteAddress() == null ? "-"
           : request.remoteAddress().hostAddress(), request.method(), route, status == 0 ? "reset" : status,

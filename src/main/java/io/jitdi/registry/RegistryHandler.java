@@ -68,6 +68,8 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   private final JitImages jit;
   private final MetricsEndpoint metricsEndpoint;
   private final ClientAuth auth;
+  private final StatusReport status;
+  private static final Buffer STATUS_HTML = loadStatusPage();
 
   /**
    * @param metricsEndpoint serves {@code /metrics} on this port, or null when it has a port of its own
@@ -87,6 +89,18 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
     this.auth = auth.map(a -> new ClientAuth(a, java.time.Clock.systemUTC())).orElse(null);
     this.servedFromCache = metrics.servedBytesCounter(Source.cache);
     this.servedFromUpstream = metrics.servedBytesCounter(Source.upstream);
+    this.status = new StatusReport(router, cache, jit, metrics);
+  }
+
+  private static Buffer loadStatusPage() {
+    try (var in = RegistryHandler.class.getResourceAsStream("status.html")) {
+      if (in == null) {
+        throw new IllegalStateException("status.html is missing from the jar");
+      }
+      return Buffer.buffer(in.readAllBytes());
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   @Override
@@ -118,6 +132,8 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
         case BUILDS -> read(exchange, () -> json(exchange, 200, new io.vertx.core.json.JsonObject()
             .put("builds", new io.vertx.core.json.JsonArray(jit.builds())).encode()));
         case PREFETCH -> prefetch(exchange);
+        case STATUS -> read(exchange, () -> json(exchange, 200, status.build().encode()));
+        case STATUS_PAGE -> read(exchange, () -> statusPage(exchange));
         case METRICS -> {
           if (metricsEndpoint == null) {
             exchange.fail(RegistryException.withStatus(ErrorCode.UNSUPPORTED, 404,
@@ -131,6 +147,20 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
       }
     } catch (RuntimeException e) {
       exchange.fail(e);
+    }
+  }
+
+  /** The status page: one static HTML file that reads /_jitdi/status and /_jitdi/builds (no CDN, works offline). */
+  private void statusPage(Exchange exchange) {
+    exchange.response().putHeader("Content-Type", "text/html; charset=utf-8")
+        .putHeader("Cache-Control", "no-cache")
+        .putHeader("Content-Security-Policy",
+            "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+        .putHeader("Content-Length", Integer.toString(STATUS_HTML.length()));
+    if (exchange.head()) {
+      exchange.response().end();
+    } else {
+      exchange.response().end(STATUS_HTML);
     }
   }
 
@@ -151,6 +181,7 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   private void manifest(Exchange exchange, ApiPath path) {
     Reference ref = Reference.parse(path.reference());
     Route route = route(exchange, path);
+    exchange.image(route.registry() + "/" + route.name());
     if (ref.tag().isPresent()) {
       Optional<RuleSet.Match> match = jit.match(route.registry(), route.name(), ref.tag().get());
       if (match.isPresent()) {
@@ -242,6 +273,7 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   private void blob(Exchange exchange, ApiPath path) {
     Digest digest = Digest.parse(path.reference());
     Route route = route(exchange, path);
+    exchange.image(route.registry() + "/" + route.name());
     // a miss may be a blob a JIT image refers to: built here (rebuilt from its recipe) or from the base's upstream
     blobs.store().record(digest).compose(record -> record.isPresent() ? Future.succeededFuture(
         Optional.<JitImages.Origin>empty()) : jit.locate(digest)).onComplete(located -> {

@@ -33,6 +33,7 @@ public final class Tools {
     COMMANDS.put("podman", "podman");
     COMMANDS.put("curl", "curl");
     COMMANDS.put("openssl", "openssl");
+    COMMANDS.put("chromium", "chromium");
   }
 
   private static boolean checked;

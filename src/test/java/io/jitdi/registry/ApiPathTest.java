@@ -17,7 +17,10 @@ class ApiPathTest {
     assertEquals(Kind.UPLOAD, ApiPath.parse("/v2/a/blobs/uploads/").kind());
     assertEquals(Kind.UPLOAD, ApiPath.parse("/v2/a/blobs/uploads/uuid-1").kind());
     assertEquals(Kind.HEALTHZ, ApiPath.parse("/healthz").kind());
-    assertEquals(Kind.NOT_FOUND, ApiPath.parse("/").kind());
+    assertEquals(Kind.STATUS_PAGE, ApiPath.parse("/").kind(), "the status page for a port-forwarded browser");
+    assertEquals(Kind.STATUS_PAGE, ApiPath.parse("/_jitdi/").kind());
+    assertEquals(Kind.STATUS, ApiPath.parse("/_jitdi/status").kind());
+    assertEquals(Kind.NOT_FOUND, ApiPath.parse("/index.html").kind());
     assertEquals(Kind.NOT_FOUND, ApiPath.parse("/v2/x").kind());
   }
 
