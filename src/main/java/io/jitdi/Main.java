@@ -30,6 +30,8 @@ public final class Main {
                          --fix removes them (run it while jitdi is stopped)
         resolve NAME:TAG dry run of a JIT image: the matching rule, captures, base,
                          every source and destination with sizes, and failing checks
+        cache import DIR|TAR   load an OCI layout or oci-archive into the cache (air-gapped nodes)
+        cache export NAME:TAG... -o DIR   write cached images into an OCI layout
         containerd-config --registries R1,R2 [--mirror URL] [--dir DIR] [--remove]
                          write (or remove) containerd hosts.toml files that pull through
                          jitdi; see containerd-config --help
@@ -56,6 +58,9 @@ public final class Main {
   static int run(String[] args, PrintStream out, PrintStream err) {
     if (args.length > 0 && args[0].equals("containerd-config")) {
       return ContainerdConfigCommand.run(List.of(args).subList(1, args.length), out, err);
+    }
+    if (args.length > 0 && args[0].equals("cache")) {
+      return CacheCommand.run(List.of(args).subList(1, args.length), out, err);
     }
     String command = "serve";
     String configFile = null;

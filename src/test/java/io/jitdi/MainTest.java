@@ -61,4 +61,12 @@ class MainTest {
     assertEquals(1, run("containerd-config", "--registries", "ghcr.io", "--dir", dir.toString()));
     assertTrue(err.toString(StandardCharsets.UTF_8).contains("--force"));
   }
+
+  @Test
+  void cacheNeedsImportOrExportWithTheirOperands() {
+    assertEquals(2, run("cache"));
+    assertEquals(2, run("cache", "import"));
+    assertEquals(2, run("cache", "export", "docker.io/library/busybox:latest"));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("cache export REGISTRY/NAME:TAG... -o DIR"));
+  }
 }

@@ -120,7 +120,10 @@ public final class Manifests {
   private Future<Answer> byTag(UpstreamClient upstream, RepositoryName repo, Tag tag, String accept,
       boolean needBody) {
     String key = upstream.key() + "/" + repo + ":" + tag + "|" + (accept == null ? "" : accept);
-    return lookup(tags.get(key)).compose(record -> {
+    // no answer cached for this Accept set: an imported tag (jitdi cache import) stands in for one
+    return lookup(tags.get(key)).compose(cached -> cached.isPresent() ? Future.succeededFuture(cached)
+        : lookup(tags.get(OciLayoutTransfer.importedTagKey(upstream.key(), repo.toString(), tag.toString()))))
+        .compose(record -> {
       if (record.isPresent() && fresh(record.get())) {
         return answer(record.get(), needBody, CacheResult.hit)
             .compose(a -> a.isPresent() ? Future.succeededFuture(a.get())
