@@ -72,11 +72,10 @@ class AirGapIT {
       Files.writeString(config, Jitdi.config(unreachable, "1GiB").replace("CACHE_DIR", node.resolve("cache")
           .toString()).replace("PORT", "8888"));
     }
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-        .toString(), "-jar", Jitdi.JAR.toString(), "cache"));
-    command.addAll(List.of(args));
-    command.addAll(List.of("--config", config.toString()));
-    return Proc.exec(Duration.ofMinutes(2), Map.of(), command);
+    List<String> all = new ArrayList<>(List.of("cache"));
+    all.addAll(List.of(args));
+    all.addAll(List.of("--config", config.toString()));
+    return Jitdi.runJar(all.toArray(String[]::new));
   }
 
   private static long cachedBlobs(Path node) throws Exception {

@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -65,10 +63,9 @@ class ContainerdIT {
   }
 
   private static Proc.Result containerdConfig(String... args) {
-    List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java")
-        .toString(), "-jar", Jitdi.JAR.toString(), "containerd-config"));
-    command.addAll(List.of(args));
-    return Proc.exec(Duration.ofMinutes(1), Map.of(), command);
+    List<String> all = new java.util.ArrayList<>(List.of("containerd-config"));
+    all.addAll(List.of(args));
+    return Jitdi.runJar(all.toArray(String[]::new));
   }
 
   @Test

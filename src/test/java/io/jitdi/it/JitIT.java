@@ -352,17 +352,14 @@ class JitIT {
   @Test
   void resolveIsADryRunThatNamesRuleCapturesSourcesAndFailures() throws Exception {
     Path file = dir.resolve("jitdi/jitdi.yaml");
-    Proc.Result ok = Proc.exec(Duration.ofMinutes(1), Map.of(), List.of(Path.of(System.getProperty("java.home"),
-        "bin", "java").toString(), "-jar", Jitdi.JAR.toString(), "resolve",
-        "jit.local/llama-cpp/llama-2:7b-chat-Q4_K_M-gguf", "--config", file.toString()));
+    Proc.Result ok = Jitdi.runJar("resolve", "jit.local/llama-cpp/llama-2:7b-chat-Q4_K_M-gguf", "--config",
+        file.toString());
     assertEquals(0, ok.exit(), ok.output());
     assertTrue(ok.output().contains("rule:        llama"), ok.output());
     assertTrue(ok.output().contains("{size=7, quant=Q4_K_M}"), ok.output());
     assertTrue(ok.output().contains("llama-2-7b-chat.Q4_K_M.gguf (25165824 bytes)"), ok.output());
     assertTrue(ok.output().contains("checks:      ok"));
-    Proc.Result bad = Proc.exec(Duration.ofMinutes(1), Map.of(), List.of(Path.of(System.getProperty("java.home"),
-        "bin", "java").toString(), "-jar", Jitdi.JAR.toString(), "resolve", "jit.local/files/data:v..",
-        "--config", file.toString()));
+    Proc.Result bad = Jitdi.runJar("resolve", "jit.local/files/data:v..", "--config", file.toString());
     assertEquals(1, bad.exit(), bad.output());
     assertTrue(bad.output().contains("would fail:"), bad.output());
     assertNotEquals(0, bad.output().length());

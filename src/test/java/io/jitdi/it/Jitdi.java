@@ -60,6 +60,14 @@ public final class Jitdi implements AutoCloseable {
     return jitdi;
   }
 
+  /** Runs the jar once as a command ({@code resolve}, {@code cache import}, ...) and returns its exit and output. */
+  public static Proc.Result runJar(String... args) {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-jar", JAR.toString()));
+    command.addAll(List.of(args));
+    return Proc.exec(Duration.ofMinutes(5), Map.of(), command);
+  }
+
   /** Starts jitdi with extra environment variables (e.g. source tokens). */
   public static Jitdi startWithEnv(Path dir, String yaml, Map<String, String> env) {
     Jitdi jitdi = create(dir, yaml, List.of());
@@ -130,11 +138,9 @@ public final class Jitdi implements AutoCloseable {
 
   /** Runs {@code java -jar jitdi.jar <args> --config <this config>} to completion (e.g. {@code verify}). */
   public Proc.Result cli(String... args) {
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-jar", JAR.toString()));
-    command.addAll(List.of(args));
-    command.addAll(List.of("--config", config.toString()));
-    return Proc.exec(Duration.ofMinutes(5), Map.of(), command);
+    List<String> all = new ArrayList<>(List.of(args));
+    all.addAll(List.of("--config", config.toString()));
+    return runJar(all.toArray(String[]::new));
   }
 
   /** Kills with SIGKILL, as a crash or an OOM kill would. */

@@ -58,15 +58,7 @@ class StatusPageIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {jitdi, models, upstream}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception ignored) {
-        // best effort
-      }
-    }
+    Tools.closeAll(jitdi, models, upstream);
   }
 
   /** Chromium, headless, with a fresh profile and nothing that phones home. */

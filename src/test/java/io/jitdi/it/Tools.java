@@ -120,4 +120,17 @@ public final class Tools {
   static String tail(String s, int n) {
     return s.length() <= n ? s : s.substring(s.length() - n);
   }
+
+  /** Closes each of {@code resources} that is not null, in order, whatever the others do (for @AfterAll). */
+  public static void closeAll(AutoCloseable... resources) {
+    for (AutoCloseable c : resources) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception e) {
+        System.err.println("closing " + c + ": " + e);
+      }
+    }
+  }
 }

@@ -82,16 +82,8 @@ class TwoTierIT {
   static void stop() {
     List<AutoCloseable> all = new ArrayList<>(nodes);
     all.addAll(centralToNode);
-    all.addAll(List.of(central, upstreamToCentral, sourceToCentral, modelHost, upstream));
-    for (AutoCloseable c : all) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception ignored) {
-        // best effort: the others still get closed
-      }
-    }
+    all.addAll(java.util.Arrays.asList(central, upstreamToCentral, sourceToCentral, modelHost, upstream));
+    Tools.closeAll(all.toArray(AutoCloseable[]::new));
   }
 
   private static void skopeoCopy(Jitdi node, String image, Path into) {
