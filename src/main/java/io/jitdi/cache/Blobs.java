@@ -12,6 +12,8 @@ import io.jitdi.upstream.UpstreamClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -51,7 +53,7 @@ public final class Blobs {
   }
 
   /** Where each fill under way stands, for the status page. */
-  public java.util.List<io.vertx.core.json.JsonObject> fillStatuses() {
+  public List<JsonObject> fillStatuses() {
     return fills.values().stream().map(Fill::status).toList();
   }
 

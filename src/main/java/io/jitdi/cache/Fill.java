@@ -18,6 +18,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -120,8 +121,8 @@ public final class Fill implements Growth {
   }
 
   /** Where this fill stands: digest, repository, upstream, bytes written, size (-1: not known yet), seconds. */
-  public io.vertx.core.json.JsonObject status() {
-    return new io.vertx.core.json.JsonObject().put("digest", digest.toString()).put("repository", repo.toString())
+  public JsonObject status() {
+    return new JsonObject().put("digest", digest.toString()).put("repository", repo.toString())
         .put("upstream", upstream.key()).put("bytes", written).put("size", size)
         .put("seconds", (System.nanoTime() - started) / 1e9);
   }

@@ -200,19 +200,15 @@ public final class OciLayoutTransfer {
       throw new IOException(layout + ": blobs/sha256/" + digest.hex() + " hashes to " + manifest.digest());
     }
     manifests.put(digest, manifest);
-    JsonNode root = JSON.readTree(bytes);
-    for (JsonNode child : root.path("manifests")) {
+    for (JsonNode child : manifest.children()) {
       Digest d = descriptorDigest(layout, child);
       // an exported index keeps naming the platforms the exporting node never pulled; they are not in the layout
       if (Files.isRegularFile(blobFile(layout, d))) {
         walk(layout, d, child.path("mediaType").asText(""), manifests, blobs);
       }
     }
-    if (root.has("config")) {
-      blobs.add(descriptorDigest(layout, root.get("config")));
-    }
-    for (JsonNode layer : root.path("layers")) {
-      blobs.add(descriptorDigest(layout, layer));
+    for (JsonNode blob : manifest.blobs()) {
+      blobs.add(descriptorDigest(layout, blob));
     }
     return manifest;
   }
@@ -392,20 +388,14 @@ public final class OciLayoutTransfer {
     Manifest manifest = index.manifest(digest).orElseThrow(() -> new IOException(name + ": manifest " + digest
         + " is not in the cache; pull the image through jitdi first"));
     manifests.put(digest, manifest);
-    JsonNode root = JSON.readTree(manifest.bytesUnsafe());
-    for (JsonNode child : root.path("manifests")) {
+    for (JsonNode child : manifest.children()) {
       Digest d = Digest.parse(child.path("digest").asText(""));
       if (index.manifest(d).isPresent()) {
         cachedWalk(name, d, manifests, blobs);
       }
       // platforms never pulled through this node are left out: the exported index still names them
     }
-    List<JsonNode> refs = new ArrayList<>();
-    if (root.has("config")) {
-      refs.add(root.get("config"));
-    }
-    root.path("layers").forEach(refs::add);
-    for (JsonNode r : refs) {
+    for (JsonNode r : manifest.blobs()) {
       Digest d = Digest.parse(r.path("digest").asText(""));
       if (index.blob(d).isEmpty() || !Files.exists(cache.blob(d))) {
         throw new IOException(name + ": blob " + d + " is not in the cache (evicted, or never pulled); pull the "

@@ -6,7 +6,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -106,6 +108,38 @@ public final class Manifest {
     }
     int nl = s.indexOf('\n');
     return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  /** The descriptors of the manifests an index lists; empty for an image manifest. */
+  public List<JsonNode> children() {
+    return descriptors("manifests");
+  }
+
+  /** The descriptors of an image manifest's config and layers, config first; empty for an index. */
+  public List<JsonNode> blobs() {
+    List<JsonNode> out = new ArrayList<>(descriptors("config"));
+    out.addAll(descriptors("layers"));
+    return out;
+  }
+
+  /** The descriptor or array of descriptors under {@code field}, as a list. */
+  private List<JsonNode> descriptors(String field) {
+    JsonNode node;
+    try {
+      node = JSON.readTree(bytes).get(field);
+    } catch (IOException e) {
+      throw new IllegalStateException("manifest " + digest + " is not JSON", e);
+    }
+    if (node == null || node.isNull()) {
+      return List.of();
+    }
+    List<JsonNode> out = new ArrayList<>();
+    if (node.isArray()) {
+      node.forEach(out::add);
+    } else {
+      out.add(node);
+    }
+    return out;
   }
 
   /** A copy of the exact bytes. */

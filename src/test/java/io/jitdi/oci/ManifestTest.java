@@ -57,4 +57,17 @@ class ManifestTest {
     String deep = "{\"schemaVersion\":2,\"layers\":" + "[".repeat(5000) + "]".repeat(5000) + "}";
     assertThrows(IllegalArgumentException.class, () -> Manifest.parse(utf8(deep), null));
   }
+
+  @Test
+  void anImageManifestReferencesItsConfigThenItsLayersAndAnIndexItsManifests() {
+    Manifest image = Manifest.parse(("{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:c\"},"
+        + "\"layers\":[{\"digest\":\"sha256:l1\"},{\"digest\":\"sha256:l2\"}]}").getBytes(StandardCharsets.UTF_8), "");
+    assertEquals(java.util.List.of("sha256:c", "sha256:l1", "sha256:l2"),
+        image.blobs().stream().map(d -> d.get("digest").asText()).toList());
+    assertTrue(image.children().isEmpty());
+    Manifest index = Manifest.parse("{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"sha256:m\"}]}"
+        .getBytes(StandardCharsets.UTF_8), "");
+    assertEquals("sha256:m", index.children().get(0).get("digest").asText());
+    assertTrue(index.blobs().isEmpty());
+  }
 }

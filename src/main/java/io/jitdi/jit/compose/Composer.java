@@ -138,15 +138,7 @@ public final class Composer {
 
   /** The descriptors of a manifest's config and layers. */
   public static List<JsonNode> blobs(Manifest manifest) {
-    ObjectNode m = object(manifest.bytesUnsafe(), "manifest");
-    java.util.ArrayList<JsonNode> out = new java.util.ArrayList<>();
-    if (m.has("config")) {
-      out.add(m.get("config"));
-    }
-    if (m.has("layers")) {
-      m.get("layers").forEach(out::add);
-    }
-    return out;
+    return manifest.blobs();
   }
 
   private static void applyChanges(ObjectNode containerConfig, Changes changes) {
