@@ -33,15 +33,7 @@ class ContainerdIT {
 
   @AfterAll
   static void stop() {
-    if (containerd != null) {
-      containerd.close();
-    }
-    if (jitdi != null) {
-      jitdi.close();
-    }
-    if (upstream != null) {
-      upstream.close();
-    }
+    Tools.closeAll(containerd, jitdi, upstream);
   }
 
   @Test

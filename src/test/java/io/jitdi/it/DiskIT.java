@@ -52,15 +52,7 @@ class DiskIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {tiny, budgeted, relay, upstream}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception ignored) {
-        // best effort
-      }
-    }
+    Tools.closeAll(tiny, budgeted, relay, upstream);
     if (mount != null) {
       Proc.exec(Duration.ofSeconds(30), java.util.Map.of(), List.of("umount", "-l", mount.toString()));
     }

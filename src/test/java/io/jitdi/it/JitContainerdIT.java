@@ -60,13 +60,7 @@ class JitContainerdIT {
 
   @AfterAll
   static void stop() {
-    if (containerd != null) {
-      containerd.close();
-    }
-    if (jitdi != null) {
-      jitdi.close();
-    }
-    upstream.close();
+    Tools.closeAll(containerd, jitdi, upstream);
   }
 
   @Test

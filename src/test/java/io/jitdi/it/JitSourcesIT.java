@@ -75,13 +75,7 @@ class JitSourcesIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {jitdi, upstream, other, source}) {
-      try {
-        c.close();
-      } catch (Exception ignored) {
-        // best effort
-      }
-    }
+    Tools.closeAll(jitdi, upstream, other, source);
   }
 
   /** Pulls a JIT image's single model-only layer (amd64) and returns its files. */

@@ -56,15 +56,7 @@ class ObservabilityIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {prometheus, jitdi, relay, upstream}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception ignored) {
-        // best effort
-      }
-    }
+    Tools.closeAll(prometheus, jitdi, relay, upstream);
   }
 
   static Metrics scrape() {

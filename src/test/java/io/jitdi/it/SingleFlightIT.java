@@ -37,15 +37,7 @@ class SingleFlightIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {jitdi, relay, upstream}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception ignored) {
-        // best effort
-      }
-    }
+    Tools.closeAll(jitdi, relay, upstream);
   }
 
   @Test

@@ -39,13 +39,7 @@ class TokenExpiryIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {jitdi, relay, secured, tokens, open}) {
-      try {
-        c.close();
-      } catch (Exception ignored) {
-        // best effort
-      }
-    }
+    Tools.closeAll(jitdi, relay, secured, tokens, open);
   }
 
   @Test

@@ -78,16 +78,8 @@ class UpstreamAuthIT {
 
   @AfterAll
   static void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {jitdi, basicFront, tokenFront, foreignRealmRegistry, tokenRegistry,
-        openRegistry, tokens}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception ignored) {
-        // best effort
-      }
-    }
+    Tools.closeAll(jitdi, basicFront, tokenFront, foreignRealmRegistry, tokenRegistry,
+        openRegistry, tokens);
   }
 
   @Test
