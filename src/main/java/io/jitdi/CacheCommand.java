@@ -3,8 +3,6 @@ package io.jitdi;
 import io.jitdi.cache.CacheLayout;
 import io.jitdi.cache.Index;
 import io.jitdi.cache.OciLayoutTransfer;
-import io.jitdi.config.ConfigException;
-import io.jitdi.config.ConfigLoader;
 import io.jitdi.config.JitdiConfig;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -12,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * {@code jitdi cache import DIR|TAR} and {@code jitdi cache export NAME:TAG... -o DIR}: moves images between a stopped
@@ -55,15 +54,11 @@ final class CacheCommand {
           + "\n\n" + USAGE);
       return Main.USAGE;
     }
-    Path config = Path.of(configFile != null ? configFile
-        : System.getenv("JITDI_CONFIG") != null ? System.getenv("JITDI_CONFIG") : "conf/jitdi.yaml");
-    JitdiConfig cfg;
-    try {
-      cfg = ConfigLoader.withSystemEnv().load(config);
-    } catch (ConfigException e) {
-      err.println("jitdi: invalid config: " + e.getMessage());
+    Optional<JitdiConfig> loaded = Main.loadConfig(configFile, err);
+    if (loaded.isEmpty()) {
       return Main.USAGE;
     }
+    JitdiConfig cfg = loaded.get();
     CacheLayout layout = new CacheLayout(cfg.cache().dir());
     layout.create();
     Index index;

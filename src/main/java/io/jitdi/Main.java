@@ -8,6 +8,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The command line. {@code java -jar jitdi.jar [serve] [--config FILE]} runs the registry; the config defaults to
@@ -102,12 +103,13 @@ public final class Main {
       err.println("jitdi: unknown command " + String.join(" ", args) + "\n\n" + USAGE_TEXT);
       return USAGE;
     }
-    Path path = Path.of(configFile != null ? configFile
-        : System.getenv("JITDI_CONFIG") != null ? System.getenv("JITDI_CONFIG") : "conf/jitdi.yaml");
-    JitdiConfig config;
+    Optional<JitdiConfig> loaded = loadConfig(configFile, err);
+    if (loaded.isEmpty()) {
+      return USAGE;
+    }
+    JitdiConfig config = loaded.get();
     RuleSet rules;
     try {
-      config = ConfigLoader.withSystemEnv().load(path);
       rules = RuleSet.compile(config.images(), config.upstreams().keySet(), config.jit());
     } catch (ConfigException e) {
       err.println("jitdi: invalid config: " + e.getMessage());
@@ -120,5 +122,20 @@ public final class Main {
       return VerifyCommand.run(config, fix, out, err);
     }
     return Server.runUntilShutdown(config, rules, err);
+  }
+
+  /**
+   * Loads the config from {@code configFile}, else {@code $JITDI_CONFIG}, else {@code conf/jitdi.yaml}; empty after
+   * printing file, line and fix when it is invalid.
+   */
+  static Optional<JitdiConfig> loadConfig(String configFile, PrintStream err) {
+    Path path = Path.of(configFile != null ? configFile
+        : System.getenv("JITDI_CONFIG") != null ? System.getenv("JITDI_CONFIG") : "conf/jitdi.yaml");
+    try {
+      return Optional.of(ConfigLoader.withSystemEnv().load(path));
+    } catch (ConfigException e) {
+      err.println("jitdi: invalid config: " + e.getMessage());
+      return Optional.empty();
+    }
   }
 }
