@@ -3,19 +3,26 @@ package io.jitdi;
 import io.jitdi.config.ImageRuleConfig.Platform;
 import io.jitdi.config.JitdiConfig;
 import io.jitdi.config.UpstreamConfig;
+import io.jitdi.jit.CachedArtifacts;
+import io.jitdi.jit.ModelSources;
 import io.jitdi.jit.Planner;
 import io.jitdi.jit.Rule;
 import io.jitdi.jit.RuleSet;
 import io.jitdi.jit.Templates;
+import io.jitdi.jit.sources.ArtifactRegistry;
 import io.jitdi.jit.sources.Listing;
 import io.jitdi.jit.sources.SourceFile;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.ImageReference;
+import io.jitdi.oci.Manifest;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.Tag;
 import io.jitdi.upstream.TokenCache;
 import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.upstream.UpstreamRouter;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Clock;
@@ -29,7 +36,9 @@ import java.util.TreeSet;
 /**
  * {@code jitdi resolve [registry/]NAME:TAG}: the dry run of a JIT image. Prints the matching rule, its captures, the
  * base, each source with the files it gives and their sizes, and where they go; then the checks that fail. It builds
- * nothing and touches no cache (so it runs beside a live jitdi); it does stat local sources and HEAD http ones.
+ * nothing and touches no cache (so it runs beside a live jitdi); it does stat local sources, HEAD http ones, call the
+ * Hugging Face API, and GET the manifests of Ollama models and OCI artifacts straight from their upstreams. It reads no
+ * blob: the files inside an artifact's tar layers are known only once the layer is fetched, and are printed as a note.
  * Exit status: 0 when the image would build, 1 when no rule matches or a check fails.
  */
 final class ResolveCommand {
@@ -41,10 +50,20 @@ final class ResolveCommand {
       out.println("give [registry/]name:tag, e.g. jit.local/llama-cpp/llama-2:7b-chat-Q4_K_M-gguf");
       return Main.FAILED;
     }
+    Vertx vertx = Vertx.vertx();
+    try {
+      return run(config, rules, image, out, vertx, colon);
+    } finally {
+      vertx.close();
+    }
+  }
+
+  private static int run(JitdiConfig config, RuleSet rules, String image, PrintStream out, Vertx vertx, int colon) {
     Map<String, UpstreamClient> clients = new LinkedHashMap<>();
     JitdiMetrics metrics = new JitdiMetrics();
+    HttpClient http = vertx.createHttpClient(new HttpClientOptions().setMaxRedirects(0));
     for (UpstreamConfig u : config.upstreams().values()) {
-      clients.put(u.key(), new UpstreamClient(u, null, new TokenCache(Clock.systemUTC()), metrics));
+      clients.put(u.key(), new UpstreamClient(u, http, new TokenCache(Clock.systemUTC()), metrics));
     }
     TreeSet<String> jitRegistries = new TreeSet<>(rules.registries());
     jitRegistries.removeAll(clients.keySet());
@@ -87,7 +106,8 @@ final class ResolveCommand {
       platforms = List.of(new Platform("linux", "amd64", Optional.empty()));
     }
     out.println("compression: " + rule.compression());
-    Planner planner = new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of());
+    Planner planner = new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of(new ModelSources(
+        new ManifestsOnly(clients), config.jit(), System::getenv, UpstreamClient.USER_AGENT)));
     Map<String, Listing> listings = new HashMap<>();
     for (Platform platform : platforms) {
       out.println("files for " + platform + ":");
@@ -98,6 +118,7 @@ final class ResolveCommand {
           for (SourceFile f : line.files()) {
             out.println("      " + f.name() + " (" + f.size() + " bytes)");
           }
+          line.notes().forEach(n -> out.println("      " + n));
         }
         out.println("  total " + files.bytes() + " bytes in " + files.entries().size() + " files");
         out.println("env:         " + Planner.changes(rule, Planner.values(match.get().captures(), platform), "")
@@ -114,5 +135,45 @@ final class ResolveCommand {
     }
     failures.forEach(f -> out.println("would fail:  " + f));
     return Main.FAILED;
+  }
+
+  /** Reads manifests straight from the upstream (no cache, no blobs): what a dry run needs of model artifacts. */
+  private static final class ManifestsOnly implements ArtifactRegistry {
+    private final Map<String, UpstreamClient> clients;
+
+    ManifestsOnly(Map<String, UpstreamClient> clients) {
+      this.clients = clients;
+    }
+
+    @Override
+    public Manifest manifest(ImageReference ref) throws IOException {
+      UpstreamClient client = clients.get(ref.registry());
+      if (client == null) {
+        throw new IOException("registry " + ref.registry() + " is not under upstreams:");
+      }
+      try {
+        Manifest m = client.manifest(ref.repository(), ref.reference(), CachedArtifacts.ACCEPT).toCompletionStage()
+            .toCompletableFuture().get();
+        if (m.mediaType().isIndex()) {
+          throw new IOException(ref + " is an index, not a single model manifest");
+        }
+        return m;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw new IOException(ref + ": " + e.getCause().getMessage(), e.getCause());
+      }
+    }
+
+    @Override
+    public boolean readsContent() {
+      return false;
+    }
+
+    @Override
+    public Blob blob(ImageReference ref, io.jitdi.oci.Digest digest, long size) throws IOException {
+      throw new IOException("a dry run reads no blob content");
+    }
   }
 }

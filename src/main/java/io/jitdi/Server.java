@@ -4,7 +4,9 @@ import io.jitdi.cache.Cache;
 import io.jitdi.concurrent.Io;
 import io.jitdi.config.JitdiConfig;
 import io.jitdi.config.UpstreamConfig;
+import io.jitdi.jit.CachedArtifacts;
 import io.jitdi.jit.JitImages;
+import io.jitdi.jit.ModelSources;
 import io.jitdi.jit.Planner;
 import io.jitdi.jit.RuleSet;
 import io.jitdi.metrics.JitdiMetrics;
@@ -91,7 +93,8 @@ public final class Server {
       UpstreamRouter router = new UpstreamRouter(upstreams, config.defaultUpstream(), jitRegistries);
       cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
       JitImages jit = new JitImages(vertx, rules, config.jit(), router, cache, io, metrics, Clock.systemUTC(),
-          new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of()));
+          new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of(new ModelSources(
+              new CachedArtifacts(router, cache), config.jit(), System::getenv, UpstreamClient.USER_AGENT))));
       MetricsEndpoint metricsEndpoint = new MetricsEndpoint(metrics, io);
       RegistryHandler handler = new RegistryHandler(vertx, router, cache, jit, metrics,
           config.server().metricsListen().isPresent() ? null : metricsEndpoint, config.server().auth());

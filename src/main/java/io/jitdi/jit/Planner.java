@@ -44,7 +44,7 @@ public final class Planner {
   }
 
   /** One file entry of the rule as resolved: where it reads from and where it goes (for dry runs and logs). */
-  public record Line(String source, String destination, List<SourceFile> files) {}
+  public record Line(String source, String destination, List<SourceFile> files, List<String> notes) {}
 
   /** Makes a source from a resolved file spec; new kinds of source plug in here. */
   public interface SourceFactory {
@@ -110,7 +110,7 @@ public final class Planner {
         }
         entries.add(new LayerBuilder.Entry(path, f, spec.mode().orElse(-1)));
       }
-      lines.add(new Line(source, destination, listing.files()));
+      lines.add(new Line(source, destination, listing.files(), listing.notes()));
     }
     String id = Digest.sha256Of(identity.toString().getBytes(StandardCharsets.UTF_8)).hex();
     return new Files(entries, lines, id);

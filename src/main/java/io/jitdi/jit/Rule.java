@@ -5,7 +5,9 @@ import io.jitdi.config.ImageRuleConfig;
 import io.jitdi.config.ImageRuleConfig.FileSpec;
 import io.jitdi.config.ImageRuleConfig.Platform;
 import io.jitdi.config.ImageRuleConfig.SourceKind;
+import io.jitdi.jit.sources.OllamaName;
 import io.jitdi.oci.Digest;
+import io.jitdi.oci.ImageReference;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -93,8 +95,14 @@ public final class Rule {
                 + "directories local sources may be read from");
           }
         }
-      } else if (f.kind() != SourceKind.path) {
+      } else {
         placeholders(config, f.line(), f.kind().name(), f.source(), known);
+        for (List<String> values : f.options().values()) {
+          values.forEach(v -> placeholders(config, f.line(), f.kind().name(), v, known));
+        }
+        if (f.kind() != SourceKind.huggingface) {
+          checkRegistry(config, f, upstreams);
+        }
       }
       files.add(spec);
     }
@@ -106,6 +114,29 @@ public final class Rule {
     }
     config.labels().forEach((k, v) -> placeholders(config, config.line(), "labels", k + v, known));
     return new Rule(config, pattern, files);
+  }
+
+  /** An ollama or oci source's registry must be literal and configured, like a base image's. */
+  private static void checkRegistry(ImageRuleConfig config, FileSpec f, Set<String> upstreams) {
+    String filled = Templates.filledWithWords(f.source());
+    String registry;
+    try {
+      registry = f.kind() == SourceKind.ollama ? OllamaName.parse(filled).host()
+          : ImageReference.parse(filled).registry();
+    } catch (RuntimeException e) {
+      throw error(config, f.line(), f.kind() + " \"" + f.source() + "\" is not a reference: " + e.getMessage());
+    }
+    String first = f.source().contains("/") ? f.source().substring(0, f.source().indexOf('/')) : "";
+    boolean firstIsRegistry = f.kind() == SourceKind.ollama ? f.source().split("/").length == 3
+        : f.source().indexOf('/') > 0;
+    if (first.contains("{") && firstIsRegistry) {
+      throw error(config, f.line(), "the registry of " + f.kind() + " \"" + f.source() + "\" cannot come from a "
+          + "capture");
+    }
+    if (!upstreams.contains(registry)) {
+      throw error(config, f.line(), f.kind() + " \"" + f.source() + "\" is on " + registry + ", which is not under "
+          + "upstreams:; add it there, e.g. " + registry + ": {url: https://" + registry + "}");
+    }
   }
 
   static boolean isUrl(String source) {

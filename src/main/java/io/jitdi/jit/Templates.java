@@ -28,6 +28,13 @@ public final class Templates {
     return names;
   }
 
+  /** {@code template} with every placeholder replaced by a plain word: what a template names regardless of captures. */
+  public static String filledWithWords(String template) {
+    java.util.HashMap<String, String> words = new java.util.HashMap<>();
+    placeholders(template).forEach(p -> words.put(p, "x"));
+    return render(template, words);
+  }
+
   /** {@code template} with every placeholder replaced; a placeholder without a value is an error. */
   public static String render(String template, Map<String, String> values) {
     Matcher m = PLACEHOLDER.matcher(template);

@@ -57,14 +57,20 @@ public final class HttpSource implements Source {
       String identity = sha256.map(d -> "sha256:" + d.hex()).orElse("http:" + url + "|" + etag + "|"
           + head.getHeaderField("Last-Modified") + "|" + size);
       long length = size;
-      SourceFile file = new SourceFile(fileName(), size, -1, () -> {
-        InputStream in = new ResumingStream(length);
-        return sha256.isPresent() ? new VerifyingInputStream(in, sha256.get(), length, url.toString()) : in;
-      });
+      SourceFile file = file(fileName(), size, in -> sha256.isPresent()
+          ? new VerifyingInputStream(in, sha256.get(), length, url.toString()) : in);
       return new Listing(identity, List.of(file));
     } finally {
       head.disconnect();
     }
+  }
+
+  /**
+   * The URL's content as file {@code name} of a known {@code size}, without asking the server first: each open is a
+   * GET that resumes with Range, passed through {@code check} (a verifier, or identity).
+   */
+  public SourceFile file(String name, long size, java.util.function.UnaryOperator<InputStream> check) {
+    return new SourceFile(name, size, -1, () -> check.apply(new ResumingStream(size)));
   }
 
   private String fileName() throws IOException {
@@ -112,10 +118,38 @@ public final class HttpSource implements Source {
         return c;
       }
       c.disconnect();
-      throw new IOException(method + " " + url + " answered " + status + (offset > 0 ? " to a Range from " + offset
-          : ""));
+      throw new StatusException(status, method + " " + url + " answered " + status + (offset > 0
+          ? " to a Range from " + offset : ""));
     }
     throw new IOException(url + " redirected more than " + MAX_REDIRECTS + " times");
+  }
+
+  /** An answer that was not the one asked for; {@code status} says which. */
+  public static final class StatusException extends IOException {
+    private final int status;
+
+    StatusException(int status, String message) {
+      super(message);
+      this.status = status;
+    }
+
+    public int status() {
+      return status;
+    }
+  }
+
+  /** GETs the whole body (at most {@code limit} bytes), following redirects. */
+  byte[] readAll(int limit) throws IOException {
+    HttpURLConnection c = open("GET", 0);
+    try (InputStream in = c.getInputStream()) {
+      byte[] body = in.readNBytes(limit + 1);
+      if (body.length > limit) {
+        throw new IOException(url + " answered more than " + limit + " bytes");
+      }
+      return body;
+    } finally {
+      c.disconnect();
+    }
   }
 
   private static long rangeStart(HttpURLConnection c) {
@@ -201,7 +235,13 @@ public final class HttpSource implements Source {
 
   /** The bearer token for {@code url}'s host from {@code tokens} (host → environment variable), if set. */
   public static Optional<String> tokenFor(URI url, Map<String, String> tokens) {
+    return tokenFor(url, tokens, System::getenv);
+  }
+
+  /** As {@link #tokenFor(URI, Map)}, reading variables with {@code environment}. */
+  public static Optional<String> tokenFor(URI url, Map<String, String> tokens,
+      java.util.function.Function<String, String> environment) {
     String variable = tokens.get(url.getHost().toLowerCase(java.util.Locale.ROOT));
-    return Optional.ofNullable(variable).map(System::getenv).filter(v -> !v.isEmpty());
+    return Optional.ofNullable(variable).map(environment).filter(v -> !v.isEmpty());
   }
 }

@@ -4,25 +4,52 @@ import io.jitdi.oci.Digest;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 
 /**
- * Passes bytes through while computing their sha256; at the end, fails with an IOException unless the digest and
- * length are the expected ones. Readers that use every byte before the end see the failure before they finish.
+ * Passes bytes through while hashing them; at the end, fails with an IOException unless the hash and length are the
+ * expected ones. Readers that use every byte before the end see the failure before they finish.
  */
 public final class VerifyingInputStream extends FilterInputStream {
-  private final Digest expected;
+  private final String algorithm;
+  private final String expectedHex;
   private final long size;
   private final String what;
-  private final MessageDigest sha256 = Digest.newSha256();
+  private final MessageDigest hash;
   private long count;
   private boolean checked;
 
-  public VerifyingInputStream(InputStream in, Digest expected, long size, String what) {
+  private VerifyingInputStream(InputStream in, MessageDigest hash, String algorithm, String expectedHex, long size,
+      String what) {
     super(in);
-    this.expected = expected;
+    this.hash = hash;
+    this.algorithm = algorithm;
+    this.expectedHex = expectedHex;
     this.size = size;
     this.what = what;
+  }
+
+  /** Expects {@code size} bytes whose sha256 is {@code expected}. */
+  public VerifyingInputStream(InputStream in, Digest expected, long size, String what) {
+    this(in, Digest.newSha256(), "sha256", expected.hex(), size, what);
+  }
+
+  /**
+   * Expects {@code size} bytes that git stores as blob {@code sha1Hex}: the SHA-1 of {@code "blob <size>\0"} followed
+   * by the content (what the Hugging Face tree API gives as {@code oid} for files not in LFS).
+   */
+  public static VerifyingInputStream gitBlob(InputStream in, String sha1Hex, long size, String what) {
+    MessageDigest sha1;
+    try {
+      sha1 = MessageDigest.getInstance("SHA-1");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    sha1.update(("blob " + size + "\0").getBytes(StandardCharsets.US_ASCII));
+    return new VerifyingInputStream(in, sha1, "git blob id", sha1Hex, size, what);
   }
 
   @Override
@@ -39,7 +66,7 @@ public final class VerifyingInputStream extends FilterInputStream {
       check();
       return -1;
     }
-    sha256.update(b, off, n);
+    hash.update(b, off, n);
     count += n;
     if (count == size) {
       check();
@@ -52,10 +79,10 @@ public final class VerifyingInputStream extends FilterInputStream {
       return;
     }
     checked = true;
-    Digest actual = Digest.ofSha256Bytes(sha256.digest());
-    if (count != size || !actual.equals(expected)) {
-      throw new IOException(what + " has sha256 " + actual + " (" + count + " bytes), not the expected " + expected
-          + " (" + size + " bytes)");
+    String actual = HexFormat.of().formatHex(hash.digest());
+    if (count != size || !actual.equals(expectedHex)) {
+      throw new IOException(what + " has " + algorithm + " " + actual + " (" + count + " bytes), not the expected "
+          + expectedHex + " (" + size + " bytes)");
     }
   }
 

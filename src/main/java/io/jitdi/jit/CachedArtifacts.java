@@ -1,0 +1,125 @@
+package io.jitdi.jit;
+
+import io.jitdi.cache.Blobs;
+import io.jitdi.cache.Cache;
+import io.jitdi.cache.Manifests;
+import io.jitdi.cache.OpenBlob;
+import io.jitdi.jit.sources.ArtifactRegistry;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.ImageReference;
+import io.jitdi.oci.Manifest;
+import io.jitdi.oci.MediaType;
+import io.jitdi.oci.RepositoryName;
+import io.jitdi.upstream.Bodies;
+import io.jitdi.upstream.UpstreamClient;
+import io.jitdi.upstream.UpstreamRouter;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Model artifacts read through jitdi's pull-through path: manifests through the manifest cache, blobs fetched once
+ * (single-flight, verified) into the blob store and read from there. The registry must be a configured upstream, so
+ * its URL, credentials and TLS settings are the ones every pull uses. Blocks the calling thread, which must not be an
+ * event loop.
+ */
+public final class CachedArtifacts implements ArtifactRegistry {
+  /** Image manifests of either family; an artifact is never an index here. */
+  public static final String ACCEPT = String.join(", ", List.of(MediaType.DOCKER_MANIFEST, MediaType.OCI_MANIFEST).stream()
+      .map(MediaType::value).sorted().toList());
+
+  private final UpstreamRouter router;
+  private final Manifests manifests;
+  private final Blobs blobs;
+
+  public CachedArtifacts(UpstreamRouter router, Cache cache) {
+    this.router = router;
+    this.manifests = cache.manifests();
+    this.blobs = cache.blobs();
+  }
+
+  @Override
+  public Manifest manifest(ImageReference ref) throws IOException {
+    Manifest manifest = await(manifests.get(upstream(ref), ref.repository(), ref.reference(), ACCEPT, true), ref)
+        .manifest().orElseThrow();
+    if (!manifest.mediaType().isManifest() || manifest.mediaType().isIndex()) {
+      throw new IOException(ref + " is a " + manifest.mediaType() + ", not a single model manifest; name the "
+          + "platform's manifest by digest");
+    }
+    return manifest;
+  }
+
+  @Override
+  public boolean readsContent() {
+    return true;
+  }
+
+  @Override
+  public Blob blob(ImageReference ref, Digest digest, long size) throws IOException {
+    OpenBlob open = await(cached(upstream(ref), ref.repository(), digest), ref);
+    if (open.size() != size) {
+      open.close();
+      throw new IOException("blob " + digest + " of " + ref + " has " + open.size() + " bytes, and the manifest says "
+          + size);
+    }
+    return new Blob() {
+      @Override
+      public FileChannel channel() {
+        return open.channel();
+      }
+
+      @Override
+      public long size() {
+        return open.size();
+      }
+
+      @Override
+      public void close() {
+        open.close();
+      }
+    };
+  }
+
+  /** The committed blob, after joining or starting its fill. */
+  private Future<OpenBlob> cached(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    return blobs.get(upstream, repo, digest).compose(answer -> {
+      if (answer instanceof Blobs.Hit hit) {
+        return Future.succeededFuture(hit.blob());
+      }
+      if (answer instanceof Blobs.Filling filling) {
+        return filling.fill().done().compose(v -> cached(upstream, repo, digest));
+      }
+      Blobs.Relaying relay = (Blobs.Relaying) answer;
+      return Bodies.discard(relay.upstream()).transform(v -> Future.failedFuture(new IOException("blob " + digest
+          + " (" + relay.size() + " bytes) does not fit in the cache (budget or free disk); model layers are built "
+          + "from cached blobs, so raise cache.maxSize or free disk")));
+    });
+  }
+
+  private UpstreamClient upstream(ImageReference ref) throws IOException {
+    UpstreamClient upstream = router.upstreams().get(ref.registry());
+    if (upstream == null) {
+      throw new IOException("registry " + ref.registry() + " is not configured; add it under upstreams: ("
+          + ref.registry() + ": {url: https://" + ref.registry() + "})");
+    }
+    return upstream;
+  }
+
+  private static <T> T await(Future<T> future, ImageReference ref) throws IOException {
+    if (Context.isOnEventLoopThread()) {
+      throw new IllegalStateException("model artifacts are read on the IO pool, never on an event loop");
+    }
+    try {
+      return future.toCompletionStage().toCompletableFuture().get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while reading " + ref, e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      throw cause instanceof IOException io ? io : new IOException(ref + ": " + cause.getMessage(), cause);
+    }
+  }
+}

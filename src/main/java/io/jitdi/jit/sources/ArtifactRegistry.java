@@ -1,0 +1,37 @@
+package io.jitdi.jit.sources;
+
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.ImageReference;
+import io.jitdi.oci.Manifest;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+
+/**
+ * Where registry-based sources (Ollama models, OCI model artifacts) read manifests and blobs. In the server this is
+ * jitdi's own pull-through path: the manifest cache, and blobs fetched once into the verified blob store. Every
+ * method blocks; callers are on the IO pool.
+ */
+public interface ArtifactRegistry {
+  /** The single-platform manifest {@code ref} names (an index is refused), with its exact bytes. */
+  Manifest manifest(ImageReference ref) throws IOException;
+
+  /** False in dry runs, which read manifests but no blob content. */
+  boolean readsContent();
+
+  /**
+   * A blob of {@code ref}'s repository, verified against {@code digest} and {@code size} before it is handed out.
+   *
+   * @throws IOException when it cannot be had, or when this registry does not read content
+   */
+  Blob blob(ImageReference ref, Digest digest, long size) throws IOException;
+
+  /** A verified blob on local disk, kept (not evicted) until closed. */
+  interface Blob extends AutoCloseable {
+    FileChannel channel();
+
+    long size();
+
+    @Override
+    void close();
+  }
+}

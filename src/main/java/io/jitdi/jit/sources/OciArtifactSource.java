@@ -1,0 +1,106 @@
+package io.jitdi.jit.sources;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.ImageReference;
+import io.jitdi.oci.Manifest;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The files of an OCI artifact: a CNCF ModelPack model, a KitOps ModelKit, or any artifact whose layers are tars or
+ * named files (ORAS-style). Read through an {@link ArtifactRegistry}, so in the server the manifest and blobs take
+ * jitdi's pull-through path and are cached and verified like any other.
+ *
+ * <p>Each layer becomes files:
+ * <ul>
+ *   <li>a media type ending in {@code .tar}, {@code .tar+gzip} or {@code .tar+zstd} (ModelPack's
+ *       {@code application/vnd.cncf.model.weight.v1.tar}, KitOps' {@code application/vnd.kitops.modelkit.model.v1.tar},
+ *       ordinary image layers) is unpacked with {@link TarLayer}'s rules;</li>
+ *   <li>any other layer is one file, named by its {@code org.cncf.model.filepath} or, failing that,
+ *       {@code org.opencontainers.image.title} annotation (ModelPack's {@code .raw} layers, ORAS files).</li>
+ * </ul>
+ * The config blob (ModelPack's model config, the KitOps Kitfile) is metadata, not files, and is not written. Two layers
+ * that give the same path fail the listing. The identity is the manifest digest.
+ */
+public final class OciArtifactSource implements Source {
+  public static final String FILEPATH_ANNOTATION = "org.cncf.model.filepath";
+  public static final String TITLE_ANNOTATION = "org.opencontainers.image.title";
+
+  private final ArtifactRegistry registry;
+  private final ImageReference ref;
+
+  public OciArtifactSource(ArtifactRegistry registry, ImageReference ref) {
+    this.registry = registry;
+    this.ref = ref;
+  }
+
+  @Override
+  public Listing list() throws IOException {
+    Manifest manifest = registry.manifest(ref);
+    List<JsonNode> layers = manifest.blobs().subList(Math.min(1, manifest.blobs().size()), manifest.blobs().size());
+    if (layers.isEmpty()) {
+      throw new IOException(describe() + " has no layers, so no files");
+    }
+    TreeMap<String, SourceFile> files = new TreeMap<>();
+    List<String> notes = new ArrayList<>();
+    int n = 0;
+    for (JsonNode layer : layers) {
+      n++;
+      String mediaType = layer.path("mediaType").asText();
+      Digest digest = Digest.parse(layer.path("digest").asText());
+      long size = layer.path("size").asLong(-1);
+      if (size < 0) {
+        throw new IOException(describe() + ": layer " + n + " has no size");
+      }
+      String what = describe() + " layer " + n + " (" + mediaType + ", " + digest + ")";
+      Optional<TarLayer.Compression> tar = TarLayer.Compression.ofMediaType(mediaType);
+      List<SourceFile> found;
+      if (tar.isPresent()) {
+        if (!registry.readsContent()) {
+          notes.add(what + ": a tar of " + size + " bytes; its files are listed once it is fetched");
+          continue;
+        }
+        found = TarLayer.files(what, (offset, length) -> new BlobInputStream(registry.blob(ref, digest, size),
+            offset, length), size, tar.get());
+      } else {
+        String name = annotation(layer, FILEPATH_ANNOTATION).or(() -> annotation(layer, TITLE_ANNOTATION))
+            .orElseThrow(() -> new IOException(what + " is neither a tar nor a file named by an "
+                + FILEPATH_ANNOTATION + " or " + TITLE_ANNOTATION + " annotation"));
+        while (name.startsWith("./")) {
+          name = name.substring(2);
+        }
+        try {
+          SourcePaths.checkRelative(name);
+        } catch (IllegalArgumentException e) {
+          throw new IOException(what + ": its file path is refused: " + e.getMessage());
+        }
+        found = List.of(new SourceFile(name, size, -1, () -> new BlobInputStream(registry.blob(ref, digest, size),
+            0, size)));
+      }
+      for (SourceFile f : found) {
+        if (files.put(f.name(), f) != null) {
+          throw new IOException(describe() + ": two layers give " + f.name());
+        }
+      }
+    }
+    List<SourceFile> sorted = new ArrayList<>(files.values());
+    sorted.sort(Comparator.comparing(SourceFile::name));
+    return new Listing("oci:" + ref + "@" + manifest.digest(), sorted, notes);
+  }
+
+  private static Optional<String> annotation(JsonNode descriptor, String key) {
+    JsonNode value = descriptor.path("annotations").get(key);
+    return value != null && value.isTextual() && !value.textValue().isEmpty() ? Optional.of(value.textValue())
+        : Optional.empty();
+  }
+
+  @Override
+  public String describe() {
+    return "oci artifact " + ref;
+  }
+}
