@@ -94,7 +94,7 @@ public final class Server {
       cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
       JitImages jit = new JitImages(vertx, rules, config.jit(), router, cache, io, metrics, Clock.systemUTC(),
           new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of(new ModelSources(
-              new CachedArtifacts(router, cache), config.jit(), System::getenv, UpstreamClient.USER_AGENT))));
+              new CachedArtifacts(vertx, router, cache), config.jit(), System::getenv, UpstreamClient.USER_AGENT))));
       MetricsEndpoint metricsEndpoint = new MetricsEndpoint(metrics, io);
       RegistryHandler handler = new RegistryHandler(vertx, router, cache, jit, metrics,
           config.server().metricsListen().isPresent() ? null : metricsEndpoint, config.server().auth());

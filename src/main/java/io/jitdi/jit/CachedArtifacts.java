@@ -15,10 +15,13 @@ import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.upstream.UpstreamRouter;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Supplier;
 
 /**
  * Model artifacts read through jitdi's pull-through path: manifests through the manifest cache, blobs fetched once
@@ -31,11 +34,14 @@ public final class CachedArtifacts implements ArtifactRegistry {
   public static final String ACCEPT = String.join(", ", List.of(MediaType.DOCKER_MANIFEST, MediaType.OCI_MANIFEST).stream()
       .map(MediaType::value).sorted().toList());
 
+  /** Where the cache's futures are started: they need a Vert.x context, and callers are on the IO pool. */
+  private final Context context;
   private final UpstreamRouter router;
   private final Manifests manifests;
   private final Blobs blobs;
 
-  public CachedArtifacts(UpstreamRouter router, Cache cache) {
+  public CachedArtifacts(Vertx vertx, UpstreamRouter router, Cache cache) {
+    this.context = vertx.getOrCreateContext();
     this.router = router;
     this.manifests = cache.manifests();
     this.blobs = cache.blobs();
@@ -43,7 +49,8 @@ public final class CachedArtifacts implements ArtifactRegistry {
 
   @Override
   public Manifest manifest(ImageReference ref) throws IOException {
-    Manifest manifest = await(manifests.get(upstream(ref), ref.repository(), ref.reference(), ACCEPT, true), ref)
+    UpstreamClient upstream = upstream(ref);
+    Manifest manifest = await(() -> manifests.get(upstream, ref.repository(), ref.reference(), ACCEPT, true), ref)
         .manifest().orElseThrow();
     if (!manifest.mediaType().isManifest() || manifest.mediaType().isIndex()) {
       throw new IOException(ref + " is a " + manifest.mediaType() + ", not a single model manifest; name the "
@@ -59,7 +66,8 @@ public final class CachedArtifacts implements ArtifactRegistry {
 
   @Override
   public Blob blob(ImageReference ref, Digest digest, long size) throws IOException {
-    OpenBlob open = await(cached(upstream(ref), ref.repository(), digest), ref);
+    UpstreamClient upstream = upstream(ref);
+    OpenBlob open = await(() -> cached(upstream, ref.repository(), digest), ref);
     if (open.size() != size) {
       open.close();
       throw new IOException("blob " + digest + " of " + ref + " has " + open.size() + " bytes, and the manifest says "
@@ -108,12 +116,21 @@ public final class CachedArtifacts implements ArtifactRegistry {
     return upstream;
   }
 
-  private static <T> T await(Future<T> future, ImageReference ref) throws IOException {
+  /** Starts {@code start} on the context and waits for its result. */
+  private <T> T await(Supplier<Future<T>> start, ImageReference ref) throws IOException {
     if (Context.isOnEventLoopThread()) {
       throw new IllegalStateException("model artifacts are read on the IO pool, never on an event loop");
     }
+    Promise<T> result = Promise.promise();
+    context.runOnContext(v -> {
+      try {
+        start.get().onComplete(result);
+      } catch (RuntimeException e) {
+        result.fail(e);
+      }
+    });
     try {
-      return future.toCompletionStage().toCompletableFuture().get();
+      return result.future().toCompletionStage().toCompletableFuture().get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while reading " + ref, e);

@@ -78,8 +78,8 @@ class JitSourcesIT {
     Tools.closeAll(jitdi, upstream, other, source);
   }
 
-  /** Pulls a JIT image's single model-only layer (amd64) and returns its files. */
-  static Map<String, byte[]> layerFiles(String image) throws Exception {
+  /** Pulls a JIT image's single model-only layer (amd64) from {@code jitdi} and returns its files. */
+  static Map<String, byte[]> layerFiles(Jitdi jitdi, String image) throws Exception {
     Http.Text index = Http.get(jitdi.url() + "/v2/" + image.replace(":", "/manifests/") + "?ns=jit.local",
         Map.of("Accept", ACCEPT));
     assertEquals(200, index.status(), index.body());
@@ -92,7 +92,7 @@ class JitSourcesIT {
   }
 
   /** GETs until the answer is no longer "building": returns the first answer and the last. */
-  static Http.Text[] untilBuilt(String image) {
+  static Http.Text[] untilBuilt(Jitdi jitdi, String image) {
     Http.Text first = Http.get(jitdi.url() + "/v2/" + image.replace(":", "/manifests/") + "?ns=jit.local",
         Map.of("Accept", ACCEPT));
     Http.Text last = first;
@@ -107,8 +107,8 @@ class JitSourcesIT {
   @Test
   void aBrokenDownloadIsResumedWithRange() throws Exception {
     source.cutOnce("/files/big.gguf", 5L << 20);
-    assertEquals(200, untilBuilt("http/big.gguf:v1")[1].status());
-    assertArrayEquals(Files.readAllBytes(files.resolve("big.gguf")), layerFiles("http/big.gguf:v1")
+    assertEquals(200, untilBuilt(jitdi, "http/big.gguf:v1")[1].status());
+    assertArrayEquals(Files.readAllBytes(files.resolve("big.gguf")), layerFiles(jitdi, "http/big.gguf:v1")
         .get("models/big.gguf"));
     assertTrue(source.requests().stream().anyMatch(r -> r.path().equals("/files/big.gguf") && r.range() != null
         && r.range().startsWith("bytes=")), "resumed with a Range request: " + source.requests());
@@ -116,11 +116,11 @@ class JitSourcesIT {
 
   @Test
   void aPinnedSha256IsVerifiedAndAMismatchFailsTheBuild() throws Exception {
-    assertEquals(200, untilBuilt("pinned/pinned.bin:v1")[1].status());
-    assertArrayEquals(Files.readAllBytes(files.resolve("pinned.bin")), layerFiles("pinned/pinned.bin:v1")
+    assertEquals(200, untilBuilt(jitdi, "pinned/pinned.bin:v1")[1].status());
+    assertArrayEquals(Files.readAllBytes(files.resolve("pinned.bin")), layerFiles(jitdi, "pinned/pinned.bin:v1")
         .get("models/pinned.bin"));
     double failed = jitdi.metrics().value("jitdi_jit_builds_total", "rule", "pinned", "result", "failed");
-    Http.Text wrong = untilBuilt("pinned/big.gguf:v1")[1];
+    Http.Text wrong = untilBuilt(jitdi, "pinned/big.gguf:v1")[1];
     assertEquals(502, wrong.status(), wrong.body());
     assertTrue(wrong.body().contains("UNAVAILABLE") && wrong.body().contains("sha256"), wrong.body());
     assertEquals(failed + 1, jitdi.metrics().value("jitdi_jit_builds_total", "rule", "pinned", "result", "failed"));
@@ -128,13 +128,13 @@ class JitSourcesIT {
 
   @Test
   void theHostsTokenGoesToThatHostOnly() throws Exception {
-    untilBuilt("redirected/pinned.bin:v1");
+    untilBuilt(jitdi, "redirected/pinned.bin:v1");
     assertTrue(source.requests().stream().filter(r -> r.path().equals("/files/pinned.bin"))
         .allMatch(r -> ("Bearer " + TOKEN).equals(r.authorization())), "the token goes to its host, redirects "
         + "on the same host included");
     // the source server redirects /redirect-away/ to another origin: the token must not follow
     source.redirectAway(other.url());
-    assertEquals(200, untilBuilt("elsewhere/pinned.bin:v1")[1].status());
+    assertEquals(200, untilBuilt(jitdi, "elsewhere/pinned.bin:v1")[1].status());
     assertTrue(other.requests().stream().allMatch(r -> r.authorization() == null), "no token for another host: "
         + other.requests());
     assertTrue(other.count("GET", "/files/pinned.bin") >= 1);
@@ -145,7 +145,7 @@ class JitSourcesIT {
     source.throttle(4L << 20);
     Http.Text[] answers;
     try {
-      answers = untilBuilt("http/slow.bin:v1");
+      answers = untilBuilt(jitdi, "http/slow.bin:v1");
     } finally {
       source.throttle(-1);
     }
@@ -154,17 +154,17 @@ class JitSourcesIT {
         answers[0].body());
     assertTrue(Integer.parseInt(answers[0].header("Retry-After")) >= 1);
     assertEquals(200, answers[1].status(), answers[1].body());
-    assertArrayEquals(Files.readAllBytes(files.resolve("slow.bin")), layerFiles("http/slow.bin:v1")
+    assertArrayEquals(Files.readAllBytes(files.resolve("slow.bin")), layerFiles(jitdi, "http/slow.bin:v1")
         .get("models/slow.bin"));
   }
 
   @Test
   void aChangedSourceGivesANewImageAndAnUnchangedOneTheSame() throws Exception {
-    String first = untilBuilt("http/moving.txt:v1")[1].header("Docker-Content-Digest");
-    assertEquals(first, untilBuilt("http/moving.txt:v1")[1].header("Docker-Content-Digest"), "unchanged: the same");
+    String first = untilBuilt(jitdi, "http/moving.txt:v1")[1].header("Docker-Content-Digest");
+    assertEquals(first, untilBuilt(jitdi, "http/moving.txt:v1")[1].header("Docker-Content-Digest"), "unchanged: the same");
     Files.writeString(files.resolve("moving.txt"), "version 2");
-    String second = untilBuilt("http/moving.txt:v1")[1].header("Docker-Content-Digest");
+    String second = untilBuilt(jitdi, "http/moving.txt:v1")[1].header("Docker-Content-Digest");
     assertNotEquals(first, second, "the ETag changed, so the image did");
-    assertEquals("version 2", new String(layerFiles("http/moving.txt:v1").get("models/moving.txt")));
+    assertEquals("version 2", new String(layerFiles(jitdi, "http/moving.txt:v1").get("models/moving.txt")));
   }
 }

@@ -62,10 +62,14 @@ public final class Jitdi implements AutoCloseable {
 
   /** Runs the jar once as a command ({@code resolve}, {@code cache import}, ...) and returns its exit and output. */
   public static Proc.Result runJar(String... args) {
+    return runJar(Map.of(), args);
+  }
+
+  private static Proc.Result runJar(Map<String, String> env, String... args) {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-jar", JAR.toString()));
     command.addAll(List.of(args));
-    return Proc.exec(Duration.ofMinutes(5), Map.of(), command);
+    return Proc.exec(Duration.ofMinutes(5), env, command);
   }
 
   /** Starts jitdi with extra environment variables (e.g. source tokens). */
@@ -136,11 +140,16 @@ public final class Jitdi implements AutoCloseable {
     startProcess();
   }
 
-  /** Runs {@code java -jar jitdi.jar <args> --config <this config>} to completion (e.g. {@code verify}). */
+  /**
+   * Runs {@code java -jar jitdi.jar <args> --config <this config>} to completion (e.g. {@code verify}), with the
+   * environment given to {@link #startWithEnv} (source tokens, endpoints).
+   */
   public Proc.Result cli(String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     all.addAll(List.of("--config", config.toString()));
-    return runJar(all.toArray(String[]::new));
+    Map<String, String> extra = new java.util.HashMap<>(env);
+    extra.remove("JITDI_LOG_LEVEL");
+    return runJar(extra, all.toArray(String[]::new));
   }
 
   /** Kills with SIGKILL, as a crash or an OOM kill would. */

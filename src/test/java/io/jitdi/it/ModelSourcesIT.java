@@ -1,0 +1,336 @@
+package io.jitdi.it;
+
+import static io.jitdi.it.JitSourcesIT.layerFiles;
+import static io.jitdi.it.JitSourcesIT.untilBuilt;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jitdi.it.ModelArtifacts.Layer;
+import io.jitdi.it.ModelArtifacts.Pushed;
+import io.jitdi.it.ModelArtifacts.Tar;
+import io.jitdi.oci.Digest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * JIT images from model sources: Ollama models, CNCF ModelPack and KitOps artifacts pushed into a real docker-registry
+ * with their own media types, and Hugging Face repos from a server that answers as the Hub does. containerd runs an
+ * image of each kind.
+ */
+class ModelSourcesIT {
+  static final String TOKEN = "hf_gated_repo_token";
+  static final String TEMPLATE = "{{ .System }}\nUSER: {{ .Prompt }}\nASSISTANT: ";
+  static final String PARAMS = "{\"stop\":[\"USER:\"],\"temperature\":0.7}";
+
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+  static DockerRegistry upstream;
+  static HubServer hub;
+  static Jitdi jitdi;
+  static Pushed ollama;
+  static byte[] ollamaModel;
+  static Map<String, byte[]> hfFiles;
+  static String hfFirstCommit;
+  static Map<String, byte[]> packFiles = new LinkedHashMap<>();
+  static Map<String, byte[]> kitFiles = new LinkedHashMap<>();
+
+  @BeforeAll
+  static void start() {
+    upstream = DockerRegistry.start(dir.resolve("upstream"));
+    Images.pushBusybox(upstream, "library/busybox", "latest");
+    ollamaModel = ModelArtifacts.gguf(3 << 20, 11);
+    ollama = ModelArtifacts.pushOllama(upstream, "library/tiny", "q4", ollamaModel, TEMPLATE, PARAMS);
+    pushModelPack();
+    pushModelKit();
+    pushCraftedTars();
+    hub = HubServer.start();
+    hfFiles = new LinkedHashMap<>();
+    hfFiles.put("model.safetensors", Images.randomBytes(2 << 20, 12));
+    hfFiles.put("config.json", "{\"architectures\":[\"LlamaForCausalLM\"]}".getBytes(StandardCharsets.UTF_8));
+    hfFiles.put("tokenizer.json", "{\"version\":\"1.0\"}".getBytes(StandardCharsets.UTF_8));
+    hfFiles.put("tokenizer_config.json", "{}".getBytes(StandardCharsets.UTF_8));
+    hfFiles.put("sub/generation_config.json", "{\"do_sample\":true}".getBytes(StandardCharsets.UTF_8));
+    hfFiles.put("README.md", "# tiny".getBytes(StandardCharsets.UTF_8));
+    hfFiles.put("pytorch_model.bin", Images.randomBytes(4096, 13));
+    hfFirstCommit = hub.publish("acme/tiny-llm", "main", hfFiles);
+    hub.gate("acme/tiny-llm", TOKEN);
+    hub.publish("acme/flaky", "main", Map.of("model.safetensors", Images.randomBytes(1 << 20, 14)));
+    jitdi = Jitdi.startWithEnv(dir.resolve("jitdi"), """
+        server: {listen: 127.0.0.1:PORT}
+        cache: {dir: CACHE_DIR, maxSize: 1GiB, manifestTtl: 0}
+        upstreams:
+          docker.io: {url: "%1$s"}
+          registry.ollama.ai: {url: "%1$s"}
+          models.example.com: {url: "%1$s"}
+        jit:
+          ttl: 0
+          waitBudget: 20s
+        images:
+          - name: ollama
+            match: "ollama/{model}:{tag}"
+            registry: jit.local
+            files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
+          - name: gguf
+            match: "gguf/{model}:{tag}"
+            registry: jit.local
+            files: [{ollama: "{model}:{tag}", layout: files, destination: "/models/{model}/"}]
+          - name: hf
+            match: "hf/{org}/{repo}:{rev}"
+            registry: jit.local
+            files:
+              - huggingface: {repo: "{org}/{repo}", revision: "{rev}", include: ["*.safetensors", "*.json", "tokenizer*"]}
+                destination: "/models/{repo}/"
+          - name: oci
+            match: "oci/{name}:{tag}"
+            registry: jit.local
+            files: [{oci: "models.example.com/models/{name}:{tag}", destination: "/models/{name}/"}]
+          - name: run-ollama
+            match: "run/ollama/{model}:{tag}"
+            registry: jit.local
+            base: docker.io/library/busybox:latest
+            files: [{ollama: "{model}:{tag}", destination: /root/.ollama/models/}]
+          - name: run-hf
+            match: "run/hf/{org}/{repo}:{rev}"
+            registry: jit.local
+            base: docker.io/library/busybox:latest
+            files: [{huggingface: {repo: "{org}/{repo}", revision: "{rev}", exclude: ["*.bin"]}, destination: /models/}]
+          - name: run-oci
+            match: "run/oci/{name}:{tag}"
+            registry: jit.local
+            base: docker.io/library/busybox:latest
+            files: [{oci: "models.example.com/models/{name}:{tag}", destination: "/models/{name}/"}]
+        """.formatted(upstream.url()), Map.of("HF_ENDPOINT", hub.endpoint(), "HF_TOKEN", TOKEN));
+  }
+
+  @AfterAll
+  static void stop() {
+    Tools.closeAll(jitdi, hub, upstream);
+  }
+
+  static void pushModelPack() {
+    byte[] weights = Images.randomBytes(1 << 20, 21);
+    byte[] weightConfig = "{\"hidden_size\":64}".getBytes(StandardCharsets.UTF_8);
+    byte[] readme = "# tiny-pack".getBytes(StandardCharsets.UTF_8);
+    byte[] guide = "how to run".getBytes(StandardCharsets.UTF_8);
+    byte[] run = "#!/bin/sh\necho run\n".getBytes(StandardCharsets.UTF_8);
+    byte[] eval = "{\"q\":\"2+2\",\"a\":\"4\"}\n".getBytes(StandardCharsets.UTF_8);
+    String p = "application/vnd.cncf.model.";
+    ModelArtifacts.push(upstream, "models/tiny-pack", "v1", ModelArtifacts.OCI_MANIFEST,
+        "application/vnd.cncf.model.manifest.v1+json", p + "config.v1+json",
+        "{\"descriptor\":{\"name\":\"tiny-pack\"},\"config\":{\"format\":\"safetensors\"}}".getBytes(
+            StandardCharsets.UTF_8),
+        List.of(new Layer(p + "weight.v1.raw", weights, Map.of("org.cncf.model.filepath", "model.safetensors")),
+            new Layer(p + "weight.config.v1.raw", weightConfig, Map.of("org.cncf.model.filepath", "config.json")),
+            new Layer(p + "doc.v1.tar", new Tar().file("README.md", readme, 0644).dir("docs/")
+                .file("docs/guide.md", guide, 0644).tar()),
+            new Layer(p + "code.v1.tar+gzip", new Tar().dir("src/").file("src/run.sh", run, 0755).gzip()),
+            new Layer(p + "dataset.v1.tar+zstd", new Tar().file("data/eval.jsonl", eval, 0644).zstd())));
+    packFiles.put("model.safetensors", weights);
+    packFiles.put("config.json", weightConfig);
+    packFiles.put("README.md", readme);
+    packFiles.put("docs/guide.md", guide);
+    packFiles.put("src/run.sh", run);
+    packFiles.put("data/eval.jsonl", eval);
+  }
+
+  static void pushModelKit() {
+    byte[] model = ModelArtifacts.gguf(1 << 20, 31);
+    byte[] readme = "# tiny-kit".getBytes(StandardCharsets.UTF_8);
+    byte[] serve = "print('serve')\n".getBytes(StandardCharsets.UTF_8);
+    String k = "application/vnd.kitops.modelkit.";
+    ModelArtifacts.push(upstream, "models/tiny-kit", "v1", ModelArtifacts.OCI_MANIFEST, null, k + "config.v1+json",
+        ("{\"manifestVersion\":\"1.0.0\",\"package\":{\"name\":\"tiny-kit\"},\"model\":{\"name\":\"tiny\","
+            + "\"path\":\"models/tiny.gguf\"},\"code\":[{\"path\":\"src\"}],\"docs\":[{\"path\":\"README.md\"}]}")
+            .getBytes(StandardCharsets.UTF_8),
+        List.of(new Layer(k + "model.v1.tar", new Tar().dir("models").file("models/tiny.gguf", model, 0644).tar()),
+            new Layer(k + "code.v1.tar+gzip", new Tar().dir("src").file("src/serve.py", serve, 0755).gzip()),
+            new Layer(k + "docs.v1.tar+gzip", new Tar().file("README.md", readme, 0644).gzip())));
+    kitFiles.put("models/tiny.gguf", model);
+    kitFiles.put("src/serve.py", serve);
+    kitFiles.put("README.md", readme);
+  }
+
+  static void pushCraftedTars() {
+    String k = "application/vnd.kitops.modelkit.";
+    byte[] kitfile = "{\"manifestVersion\":\"1.0.0\"}".getBytes(StandardCharsets.UTF_8);
+    ModelArtifacts.push(upstream, "models/dotdot", "v1", ModelArtifacts.OCI_MANIFEST, null, k + "config.v1+json",
+        kitfile, List.of(new Layer(k + "model.v1.tar", new Tar().file("models/../../../escaped", new byte[] {1}, 0644)
+            .tar())));
+    ModelArtifacts.push(upstream, "models/symlink", "v1", ModelArtifacts.OCI_MANIFEST, null, k + "config.v1+json",
+        kitfile, List.of(new Layer(k + "model.v1.tar", new Tar().dir("models").symlink("models/passwd",
+            "../../../../etc/passwd").tar())));
+  }
+
+  @Test
+  void anOllamaModelIsLaidOutAsOllamaPullLeavesIt() throws Exception {
+    Map<String, byte[]> files = layerFiles(jitdi, "ollama/tiny:q4");
+    String root = "root/.ollama/models/";
+    assertArrayEquals(ollama.manifest(), files.get(root + "manifests/registry.ollama.ai/library/tiny/q4"),
+        "the manifest exactly as the registry sent it");
+    for (Map.Entry<Digest, byte[]> blob : ollama.blobs().entrySet()) {
+      assertArrayEquals(blob.getValue(), files.get(root + "blobs/sha256-" + blob.getKey().hex()),
+          "config and every layer under blobs/sha256-<hex>");
+    }
+    assertEquals(1 + ollama.blobs().size(), files.size(), files.keySet().toString());
+
+    Map<String, byte[]> plain = layerFiles(jitdi, "gguf/tiny:q4");
+    assertEquals(Set.of("models/tiny/model.gguf", "models/tiny/template", "models/tiny/params.json"),
+        plain.keySet());
+    assertArrayEquals(ollamaModel, plain.get("models/tiny/model.gguf"));
+    assertEquals(TEMPLATE, new String(plain.get("models/tiny/template"), StandardCharsets.UTF_8));
+    Digest model = Digest.sha256Of(ollamaModel);
+    assertEquals(1, upstream.blobGets("library/tiny", model), "two layouts, two builds, one download of the model");
+  }
+
+  @Test
+  void aNewOllamaManifestUnderTheSameTagGivesANewImage() {
+    ModelArtifacts.pushOllama(upstream, "library/moving", "latest", ModelArtifacts.gguf(64 << 10, 41), TEMPLATE,
+        PARAMS);
+    String first = untilBuilt(jitdi, "ollama/moving:latest")[1].header("Docker-Content-Digest");
+    assertEquals(first, untilBuilt(jitdi, "ollama/moving:latest")[1].header("Docker-Content-Digest"));
+    ModelArtifacts.pushOllama(upstream, "library/moving", "latest", ModelArtifacts.gguf(64 << 10, 42), TEMPLATE,
+        PARAMS);
+    assertNotEquals(first, untilBuilt(jitdi, "ollama/moving:latest")[1].header("Docker-Content-Digest"),
+        "the build key holds the Ollama manifest digest (the tag is revalidated after cache.manifestTtl)");
+  }
+
+  @Test
+  void huggingFaceFilesAreSelectedVerifiedResumedAndPinnedToTheCommit() throws Exception {
+    hub.cutOnce(hfFiles.get("model.safetensors"), 700_000);
+    Http.Text built = untilBuilt(jitdi, "hf/acme/tiny-llm:main")[1];
+    assertEquals(200, built.status(), built.body());
+    Map<String, byte[]> files = layerFiles(jitdi, "hf/acme/tiny-llm:main");
+    assertEquals(Set.of("models/tiny-llm/model.safetensors", "models/tiny-llm/config.json",
+        "models/tiny-llm/tokenizer.json", "models/tiny-llm/tokenizer_config.json",
+        "models/tiny-llm/sub/generation_config.json"), files.keySet(), "include patterns as allow_patterns match");
+    for (String name : List.of("model.safetensors", "config.json", "sub/generation_config.json")) {
+      assertArrayEquals(hfFiles.get(name), files.get("models/tiny-llm/" + name), name);
+    }
+    List<HubServer.Request> requests = hub.requests();
+    assertTrue(requests.stream().anyMatch(r -> r.server().equals("cdn") && r.range() != null),
+        "the cut download was resumed with Range at the CDN: " + requests);
+    assertTrue(requests.stream().anyMatch(r -> r.path().contains("/tree/" + hfFirstCommit) && r.path().contains(
+        "cursor=")), "listed at the commit, page after page");
+    assertTrue(requests.stream().filter(r -> r.server().equals("hub")).allMatch(r -> ("Bearer " + TOKEN).equals(
+        r.authorization())), "the gated repo gets the token");
+    assertTrue(requests.stream().filter(r -> r.server().equals("cdn")).allMatch(r -> r.authorization() == null),
+        "the CDN, another origin, never sees the token");
+    assertTrue(requests.stream().noneMatch(r -> r.path().contains("/resolve/main/")), "files are fetched by commit");
+
+    Map<String, byte[]> changed = new HashMap<>(hfFiles);
+    changed.put("config.json", "{\"architectures\":[\"Changed\"]}".getBytes(StandardCharsets.UTF_8));
+    hub.publish("acme/tiny-llm", "main", changed);
+    String moved = untilBuilt(jitdi, "hf/acme/tiny-llm:main")[1].header("Docker-Content-Digest");
+    assertNotEquals(built.header("Docker-Content-Digest"), moved, "main moved to a new commit: a new image");
+    assertEquals(built.header("Docker-Content-Digest"), untilBuilt(jitdi, "hf/acme/tiny-llm:" + hfFirstCommit)[1]
+        .header("Docker-Content-Digest"), "the first commit by id is the first image again");
+  }
+
+  @Test
+  void aCorruptedByteFromTheHubFailsTheBuild() throws Exception {
+    byte[] weights = Images.randomBytes(1 << 20, 14);
+    hub.corruptOnce(weights);
+    Http.Text failed = untilBuilt(jitdi, "hf/acme/flaky:main")[1];
+    assertEquals(502, failed.status(), failed.body());
+    assertTrue(failed.body().contains("sha256") && failed.body().contains("model.safetensors"), failed.body());
+    assertEquals(200, untilBuilt(jitdi, "hf/acme/flaky:main")[1].status(), "a failed build is not remembered");
+    assertArrayEquals(weights, layerFiles(jitdi, "hf/acme/flaky:main").get("models/flaky/model.safetensors"));
+  }
+
+  @Test
+  void modelPackRawAndTarLayersBecomeFiles() throws Exception {
+    Map<String, byte[]> files = layerFiles(jitdi, "oci/tiny-pack:v1");
+    Map<String, byte[]> expected = new HashMap<>();
+    packFiles.forEach((k, v) -> expected.put("models/tiny-pack/" + k, v));
+    assertEquals(expected.keySet(), files.keySet());
+    expected.forEach((k, v) -> assertArrayEquals(v, files.get(k), k));
+  }
+
+  @Test
+  void aKitOpsModelKitBecomesFiles() throws Exception {
+    Map<String, byte[]> files = layerFiles(jitdi, "oci/tiny-kit:v1");
+    Map<String, byte[]> expected = new HashMap<>();
+    kitFiles.forEach((k, v) -> expected.put("models/tiny-kit/" + k, v));
+    assertEquals(expected.keySet(), files.keySet());
+    expected.forEach((k, v) -> assertArrayEquals(v, files.get(k), k));
+  }
+
+  @Test
+  void tarsThatWouldEscapeTheDestinationAreRefused() {
+    Http.Text dotdot = untilBuilt(jitdi, "oci/dotdot:v1")[1];
+    assertEquals(502, dotdot.status(), dotdot.body());
+    assertTrue(dotdot.body().contains("refused") && dotdot.body().contains("models/../../../escaped"), dotdot.body());
+    Http.Text symlink = untilBuilt(jitdi, "oci/symlink:v1")[1];
+    assertEquals(502, symlink.status(), symlink.body());
+    assertTrue(symlink.body().contains("refused") && symlink.body().contains("outside the layer"), symlink.body());
+    assertFalse(Files.exists(dir.resolve("escaped")) || Files.exists(jitdi.cacheDir().resolve("escaped")));
+  }
+
+  @Test
+  void resolveListsTheFilesOfEachSourceWithSizes() {
+    Proc.Result ollamaPlan = jitdi.cli("resolve", "jit.local/ollama/tiny:q4");
+    assertEquals(0, ollamaPlan.exit(), ollamaPlan.output());
+    assertTrue(ollamaPlan.output().contains("blobs/sha256-" + Digest.sha256Of(ollamaModel).hex() + " ("
+        + ollamaModel.length + " bytes)"), ollamaPlan.output());
+    assertTrue(ollamaPlan.output().contains("manifests/registry.ollama.ai/library/tiny/q4 (" + ollama.manifest().length
+        + " bytes)"), ollamaPlan.output());
+    Proc.Result hfPlan = jitdi.cli("resolve", "jit.local/hf/acme/tiny-llm:" + hfFirstCommit);
+    assertEquals(0, hfPlan.exit(), hfPlan.output());
+    assertTrue(hfPlan.output().contains("model.safetensors (" + (2 << 20) + " bytes)"), hfPlan.output());
+    assertFalse(hfPlan.output().contains("README.md"), hfPlan.output());
+    Proc.Result packPlan = jitdi.cli("resolve", "jit.local/oci/tiny-pack:v1");
+    assertEquals(0, packPlan.exit(), packPlan.output());
+    assertTrue(packPlan.output().contains("model.safetensors (" + (1 << 20) + " bytes)"), packPlan.output());
+    assertTrue(packPlan.output().contains("its files are listed once it is fetched"), packPlan.output());
+  }
+
+  @Test
+  void containerdRunsAnImageOfEachSourceKind() {
+    try (Containerd containerd = Containerd.start(dir.resolve("ctrd"))) {
+      containerd.mirror("jit.local", jitdi.url(), "http://127.0.0.1:" + Ports.free());
+      String ollamaImage = "jit.local/run/ollama/tiny:q4";
+      containerd.pull(ollamaImage);
+      String model = Digest.sha256Of(ollamaModel).hex();
+      String out = containerd.run(ollamaImage, "model-ollama", "/bin/sha256sum",
+          "/root/.ollama/models/blobs/sha256-" + model);
+      assertTrue(out.startsWith(model), out);
+      out = containerd.run(ollamaImage, "model-ollama-manifest", "/bin/cat",
+          "/root/.ollama/models/manifests/registry.ollama.ai/library/tiny/q4");
+      assertEquals(new String(ollama.manifest(), StandardCharsets.UTF_8), out.strip());
+
+      String hfImage = "jit.local/run/hf/acme/tiny-llm:" + hfFirstCommit;
+      containerd.pull(hfImage);
+      out = containerd.run(hfImage, "model-hf", "/bin/sha256sum", "/models/model.safetensors");
+      assertTrue(out.startsWith(Digest.sha256Of(hfFiles.get("model.safetensors")).hex()), out);
+      out = containerd.run(hfImage, "model-hf-ls", "/bin/ls", "/models");
+      assertFalse(out.contains("pytorch_model.bin"), "excluded: " + out);
+      assertTrue(out.contains("README.md"), out);
+
+      for (String name : List.of("tiny-pack", "tiny-kit")) {
+        String image = "jit.local/run/oci/" + name + ":v1";
+        containerd.pull(image);
+        Map<String, byte[]> expected = name.equals("tiny-pack") ? packFiles : kitFiles;
+        String file = name.equals("tiny-pack") ? "model.safetensors" : "models/tiny.gguf";
+        out = containerd.run(image, "model-" + name, "/bin/sha256sum", "/models/" + name + "/" + file);
+        assertTrue(out.startsWith(Digest.sha256Of(expected.get(file)).hex()), out);
+        String script = name.equals("tiny-pack") ? "src/run.sh" : "src/serve.py";
+        out = containerd.run(image, "model-" + name + "-mode", "/bin/ls", "-l", "/models/" + name + "/" + script);
+        assertTrue(out.startsWith("-rwxr-xr-x"), "a script keeps its mode: " + out);
+      }
+    }
+  }
+}
