@@ -88,12 +88,15 @@ class RuleSetTest {
   void theShippedExampleRulesLoad() throws Exception {
     Path config = dir.resolve("examples.yaml");
     Files.writeString(config, "include: [" + String.join(", ", java.util.List.of("file", "http", "llama-cpp",
-        "model-only").stream().map(n -> Path.of("conf/images/" + n + ".yaml").toAbsolutePath().toString()).toList())
+        "model-only", "models").stream().map(n -> Path.of("conf/images/" + n + ".yaml").toAbsolutePath().toString()).toList())
         + "]\n" + new String(Files.readAllBytes(Path.of("conf/jitdi.yaml"))).replace("include:", "# include:"));
     JitdiConfig loaded = new ConfigLoader(n -> null).load(config);
     RuleSet rules = RuleSet.compile(loaded.images(), loaded.upstreams().keySet(), loaded.jit());
-    assertEquals(4, rules.rules().size());
+    assertEquals(8, rules.rules().size());
     assertTrue(rules.match("jit.local", "models/llama-2", "7b-q4_k_m").isPresent());
+    assertEquals(Map.of("org", "qwen", "repo", "qwen2.5-0.5b", "rev", "main"), rules.match("jit.local",
+        "vllm/qwen/qwen2.5-0.5b", "main").orElseThrow().captures());
+    assertTrue(rules.match("jit.local", "ollama/llama3.2", "1b").isPresent());
     assertTrue(rules.match("jit.local", "tinyllama/chat", "Q4_K_M").isPresent());
   }
 
@@ -172,5 +175,36 @@ class RuleSetTest {
           - {match: "m/{name}:{t}", files: [{source: "/mnt/models/{name}", destination: /m/}]}
         """);
     assertTrue(roots.getMessage().contains("jit.fileRoots"), roots.getMessage());
+  }
+
+  @Test
+  void modelSourceRegistriesMustBeConfiguredAndLiteral() {
+    ConfigException ollama = error(HEAD + """
+        images:
+          - match: "ollama/{model}:{tag}"
+            files:
+              - ollama: "{model}:{tag}"
+                destination: /root/.ollama/models/
+        """);
+    assertTrue(ollama.getMessage().contains("jitdi.yaml:9") && ollama.getMessage().contains("registry.ollama.ai")
+        && ollama.getMessage().contains("add it there"), ollama.getMessage());
+    ConfigException oci = error(HEAD + """
+        images:
+          - match: "pack/{name}:{tag}"
+            files: [{oci: "registry.example.com/models/{name}:{tag}", destination: /models/}]
+        """);
+    assertTrue(oci.getMessage().contains("registry.example.com, which is not under upstreams"), oci.getMessage());
+    ConfigException captured = error(HEAD + """
+        images:
+          - match: "pack/{host}/{name}:{tag}"
+            files: [{oci: "{host}/models/{name}:{tag}", destination: /models/}]
+        """);
+    assertTrue(captured.getMessage().contains("cannot come from a capture"), captured.getMessage());
+    ConfigException unknown = error(HEAD + """
+        images:
+          - match: "hf/{repo}:{tag}"
+            files: [{huggingface: {repo: "acme/{repo}", revision: "{rev}"}, destination: /models/}]
+        """);
+    assertTrue(unknown.getMessage().contains("{rev}"), unknown.getMessage());
   }
 }
