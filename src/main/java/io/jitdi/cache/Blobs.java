@@ -99,6 +99,15 @@ public final class Blobs {
     });
   }
 
+  /**
+   * As {@link #get}, but a fill is waited for: the answer is a {@link Hit} once the blob is committed, or a
+   * {@link Relaying} when it cannot be cached. For readers that need the whole blob at once (configs, model blobs).
+   */
+  public Future<Answer> whole(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    return get(upstream, repo, digest).compose(answer -> answer instanceof Filling filling
+        ? filling.fill().done().compose(v -> whole(upstream, repo, digest)) : Future.succeededFuture(answer));
+  }
+
   /** The size of a blob for a HEAD request, from the store, a fill under way, or an upstream HEAD. */
   public Future<OptionalLong> size(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     return store.record(digest).compose(record -> {

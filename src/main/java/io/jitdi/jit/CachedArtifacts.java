@@ -93,12 +93,9 @@ public final class CachedArtifacts implements ArtifactRegistry {
 
   /** The committed blob, after joining or starting its fill. */
   private Future<OpenBlob> cached(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return blobs.get(upstream, repo, digest).compose(answer -> {
+    return blobs.whole(upstream, repo, digest).compose(answer -> {
       if (answer instanceof Blobs.Hit hit) {
         return Future.succeededFuture(hit.blob());
-      }
-      if (answer instanceof Blobs.Filling filling) {
-        return filling.fill().done().compose(v -> cached(upstream, repo, digest));
       }
       Blobs.Relaying relay = (Blobs.Relaying) answer;
       return Bodies.discard(relay.upstream()).transform(v -> Future.failedFuture(new IOException("blob " + digest

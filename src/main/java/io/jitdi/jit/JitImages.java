@@ -349,7 +349,7 @@ public final class JitImages {
   }
 
   private Future<byte[]> blobBytes(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return blobs.get(upstream, repo, digest).compose(answer -> {
+    return blobs.whole(upstream, repo, digest).compose(answer -> {
       if (answer instanceof Blobs.Hit hit) {
         return io.call(() -> {
           try (OpenBlob blob = hit.blob()) {
@@ -363,9 +363,6 @@ public final class JitImages {
             return bytes.array();
           }
         });
-      }
-      if (answer instanceof Blobs.Filling filling) {
-        return filling.fill().done().compose(v -> blobBytes(upstream, repo, digest));
       }
       Blobs.Relaying relay = (Blobs.Relaying) answer;
       return Bodies.read(relay.upstream(), MAX_CONFIG_BYTES).map(body -> {

@@ -138,20 +138,6 @@ public final class HttpSource implements Source {
     }
   }
 
-  /** GETs the whole body (at most {@code limit} bytes), following redirects. */
-  byte[] readAll(int limit) throws IOException {
-    HttpURLConnection c = open("GET", 0);
-    try (InputStream in = c.getInputStream()) {
-      byte[] body = in.readNBytes(limit + 1);
-      if (body.length > limit) {
-        throw new IOException(url + " answered more than " + limit + " bytes");
-      }
-      return body;
-    } finally {
-      c.disconnect();
-    }
-  }
-
   private static long rangeStart(HttpURLConnection c) {
     String range = c.getHeaderField("Content-Range");
     if (range == null || !range.startsWith("bytes ")) {

@@ -135,49 +135,33 @@ public final class HuggingFaceSource implements Source {
       if (n >= MAX_PAGES) {
         throw new IOException(describe() + ": the file listing has more than " + MAX_PAGES + " pages");
       }
-      HttpSource api = new HttpSource(page, Optional.empty(), token, userAgent);
-      HttpURLConnection c = call(() -> api.open("GET", 0));
-      try (var in = c.getInputStream()) {
-        byte[] body = in.readNBytes(MAX_LISTING_BYTES + 1);
-        if (body.length > MAX_LISTING_BYTES) {
-          throw new IOException(describe() + ": a listing page is larger than 64 MiB");
-        }
-        JsonNode array = JSON.readTree(body);
-        if (!array.isArray()) {
-          throw new IOException(page + " did not answer a JSON array");
-        }
-        array.forEach(entries::add);
-        String link = c.getHeaderField("Link");
-        Matcher next = link == null ? null : NEXT.matcher(link);
-        page = next != null && next.find() ? page.resolve(next.group(1)) : null;
-        if (page != null && !sameOrigin(page, endpoint)) {
-          throw new IOException(describe() + ": the listing's next page " + page + " is on another host");
-        }
-      } finally {
-        c.disconnect();
+      Answer answer = get(page, MAX_LISTING_BYTES);
+      JsonNode array = JSON.readTree(answer.body());
+      if (!array.isArray()) {
+        throw new IOException(page + " did not answer a JSON array");
+      }
+      array.forEach(entries::add);
+      Matcher next = answer.link() == null ? null : NEXT.matcher(answer.link());
+      page = next != null && next.find() ? page.resolve(next.group(1)) : null;
+      if (page != null && !sameOrigin(page, endpoint)) {
+        throw new IOException(describe() + ": the listing's next page " + page + " is on another host");
       }
     }
     return entries;
   }
 
   private JsonNode api(URI uri) throws IOException {
-    HttpSource api = new HttpSource(uri, Optional.empty(), token, userAgent);
-    HttpURLConnection c = call(() -> api.open("GET", 0));
-    try (var in = c.getInputStream()) {
-      return JSON.readTree(in.readNBytes(1 << 20));
-    } finally {
-      c.disconnect();
-    }
+    return JSON.readTree(get(uri, 1 << 20).body());
   }
 
-  private interface Call {
-    HttpURLConnection run() throws IOException;
-  }
+  /** An API answer: its body and its {@code Link} header. */
+  private record Answer(byte[] body, String link) {}
 
-  /** Turns the Hub's refusals into what to do about them. */
-  private HttpURLConnection call(Call call) throws IOException {
+  /** GETs an API URL with the token, turning the Hub's refusals into what to do about them. */
+  private Answer get(URI uri, int limit) throws IOException {
+    HttpURLConnection c;
     try {
-      return call.run();
+      c = new HttpSource(uri, Optional.empty(), token, userAgent).open("GET", 0);
     } catch (HttpSource.StatusException e) {
       String hint = switch (e.status()) {
         case 401, 403 -> token.isPresent() ? "the token was refused; check it has access to " + repo
@@ -186,6 +170,15 @@ public final class HuggingFaceSource implements Source {
         default -> "the Hub answered " + e.status();
       };
       throw new IOException(describe() + ": " + hint + " (" + e.getMessage() + ")", e);
+    }
+    try (var in = c.getInputStream()) {
+      byte[] body = in.readNBytes(limit + 1);
+      if (body.length > limit) {
+        throw new IOException(uri + " answered more than " + limit + " bytes");
+      }
+      return new Answer(body, c.getHeaderField("Link"));
+    } finally {
+      c.disconnect();
     }
   }
 

@@ -6,7 +6,6 @@ import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -88,9 +87,7 @@ public final class OciArtifactSource implements Source {
         }
       }
     }
-    List<SourceFile> sorted = new ArrayList<>(files.values());
-    sorted.sort(Comparator.comparing(SourceFile::name));
-    return new Listing("oci:" + ref + "@" + manifest.digest(), sorted, notes);
+    return new Listing("oci:" + ref + "@" + manifest.digest(), List.copyOf(files.values()), notes);
   }
 
   private static Optional<String> annotation(JsonNode descriptor, String key) {

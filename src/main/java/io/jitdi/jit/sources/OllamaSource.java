@@ -5,8 +5,6 @@ import io.jitdi.oci.Digest;
 import io.jitdi.oci.Manifest;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -83,9 +81,7 @@ public final class OllamaSource implements Source {
         files.put(file, blobFile(layer, file));
       }
     }
-    List<SourceFile> sorted = new ArrayList<>(files.values());
-    sorted.sort(Comparator.comparing(SourceFile::name));
-    return new Listing("ollama:" + name + "@" + manifest.digest(), sorted);
+    return new Listing("ollama:" + name + "@" + manifest.digest(), List.copyOf(files.values()));
   }
 
   private SourceFile blobFile(JsonNode descriptor, String path) throws IOException {
