@@ -39,6 +39,7 @@ class ModelSourcesIT {
   @TempDir(cleanup = CleanupMode.ON_SUCCESS)
   static Path dir;
   static DockerRegistry upstream;
+  static RedirectingFront ollamaRegistry;
   static HubServer hub;
   static Jitdi jitdi;
   static Pushed ollama;
@@ -57,6 +58,8 @@ class ModelSourcesIT {
     pushModelPack();
     pushModelKit();
     pushCraftedTars();
+    // as registry.ollama.ai does: blob GETs answer 307 to a CDN on another origin
+    ollamaRegistry = RedirectingFront.start(upstream.url(), null, d -> upstream.blobData(Digest.parse(d)));
     hub = HubServer.start();
     hfFiles = new LinkedHashMap<>();
     hfFiles.put("model.safetensors", Images.randomBytes(2 << 20, 12));
@@ -74,7 +77,7 @@ class ModelSourcesIT {
         cache: {dir: CACHE_DIR, maxSize: 1GiB, manifestTtl: 0}
         upstreams:
           docker.io: {url: "%1$s"}
-          registry.ollama.ai: {url: "%1$s"}
+          registry.ollama.ai: {url: "%2$s"}
           models.example.com: {url: "%1$s"}
         jit:
           ttl: 0
@@ -113,12 +116,12 @@ class ModelSourcesIT {
             registry: jit.local
             base: docker.io/library/busybox:latest
             files: [{oci: "models.example.com/models/{name}:{tag}", destination: "/models/{name}/"}]
-        """.formatted(upstream.url()), Map.of("HF_ENDPOINT", hub.endpoint(), "HF_TOKEN", TOKEN));
+        """.formatted(upstream.url(), ollamaRegistry.url()), Map.of("HF_ENDPOINT", hub.endpoint(), "HF_TOKEN", TOKEN));
   }
 
   @AfterAll
   static void stop() {
-    Tools.closeAll(jitdi, hub, upstream);
+    Tools.closeAll(jitdi, hub, ollamaRegistry, upstream);
   }
 
   static void pushModelPack() {
@@ -193,7 +196,9 @@ class ModelSourcesIT {
     assertArrayEquals(ollamaModel, plain.get("models/tiny/model.gguf"));
     assertEquals(TEMPLATE, new String(plain.get("models/tiny/template"), StandardCharsets.UTF_8));
     Digest model = Digest.sha256Of(ollamaModel);
-    assertEquals(1, upstream.blobGets("library/tiny", model), "two layouts, two builds, one download of the model");
+    assertEquals(1, ollamaRegistry.cdnGets(model), "two layouts, two builds, one download of the model, "
+        + "through the registry's 307 to its CDN");
+    assertEquals(0, upstream.blobGets("library/tiny", model), "the registry itself served no blob");
   }
 
   @Test

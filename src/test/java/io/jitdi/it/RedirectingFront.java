@@ -2,6 +2,7 @@ package io.jitdi.it;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.jitdi.oci.Digest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -40,6 +41,7 @@ public final class RedirectingFront implements AutoCloseable {
   private final String basicCredentials;
   private final Function<String, Path> blobFile;
   private final List<String> cdnAuthorizations = new CopyOnWriteArrayList<>();
+  private final List<String> cdnDigests = new CopyOnWriteArrayList<>();
   private volatile boolean redirectBlobs = true;
 
   private RedirectingFront(HttpServer front, HttpServer cdn, String registryUrl, String basicCredentials,
@@ -79,6 +81,11 @@ public final class RedirectingFront implements AutoCloseable {
   /** Authorization headers the blob store received (empty: none sent). */
   public List<String> cdnAuthorizations() {
     return List.copyOf(cdnAuthorizations);
+  }
+
+  /** How many times the blob store was asked for {@code digest}. */
+  public long cdnGets(Digest digest) {
+    return cdnDigests.stream().filter(d -> d.equals(digest.toString())).count();
   }
 
   private void front(HttpExchange exchange) throws IOException {
@@ -133,6 +140,7 @@ public final class RedirectingFront implements AutoCloseable {
     cdnAuthorizations.add(java.util.Objects.requireNonNullElse(exchange.getRequestHeaders().getFirst("Authorization"),
         ""));
     String digest = exchange.getRequestURI().getPath().substring("/store/".length());
+    cdnDigests.add(digest);
     Path file = blobFile.apply(digest);
     if (!Files.exists(file)) {
       exchange.sendResponseHeaders(404, -1);
