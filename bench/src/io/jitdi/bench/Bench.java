@@ -159,6 +159,9 @@ public final class Bench {
     if (wanted("7")) {
       containerdPulls();
     }
+    if (wanted("8")) {
+      ollamaBuild();
+    }
   }
 
   private boolean wanted(String figure) {
@@ -346,6 +349,61 @@ public final class Bench {
         + "none: first manifest GET of a fresh name (jitdi on " + jdk + ")", "s", j, "openssl dgst -sha256", o, false,
         "<= 1.3x openssl", ratio(j, o) <= 1.3, "the file is in the page cache for both"));
     stop(jitdi);
+  }
+
+  // ---- figure 8 ----------------------------------------------------------------------------------------------
+
+  /**
+   * The model-source path end to end: a JIT image from an Ollama model in the upstream registry, with a cold cache,
+   * so the time is the model's fetch into the blob store plus the layer build; beside it distribution's cold proxy
+   * pull of the same blob (the fetch alone).
+   */
+  private void ollamaBuild() throws Exception {
+    log("8. JIT image from a " + mib(big) + " MiB Ollama model, cold cache (fetch + build)");
+    String repo = "library/benchmodel";
+    Path model = work.resolve("ollama-model.gguf");
+    Digest modelDigest = Images.randomFile(model, big, 8);
+    upstream.pushBlobFile(repo, model, modelDigest);
+    byte[] params = "{\"temperature\":0.7}".getBytes(StandardCharsets.UTF_8);
+    byte[] config = "{\"model_format\":\"gguf\",\"os\":\"linux\",\"architecture\":\"amd64\"}".getBytes(
+        StandardCharsets.UTF_8);
+    Digest paramsDigest = upstream.pushBlob(repo, params);
+    Digest configDigest = upstream.pushBlob(repo, config);
+    String manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+        + "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"digest\":\"%s\",\"size\":%d},"
+        + "\"layers\":[{\"mediaType\":\"application/vnd.ollama.image.model\",\"digest\":\"%s\",\"size\":%d},"
+        + "{\"mediaType\":\"application/vnd.ollama.image.params\",\"digest\":\"%s\",\"size\":%d}]}").formatted(
+        configDigest, config.length, modelDigest, big, paramsDigest, params.length);
+    upstream.pushManifest(repo, "latest", manifest.getBytes(StandardCharsets.UTF_8),
+        "application/vnd.docker.distribution.manifest.v2+json");
+    String yaml = Jitdi.config(upstream.url(), "64GiB").replace("upstreams:", "upstreams:\n  registry.ollama.ai: {url: \""
+        + upstream.url() + "\"}") + """
+        jit: {waitBudget: 10m}
+        images:
+          - {match: "bench/ollama:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
+             files: [{ollama: "registry.ollama.ai/library/benchmodel:latest", layout: files, destination: /models/}]}
+        """;
+    String warmup = "/v2/" + warmupImage.repo() + "/blobs/" + warmupImage.layer();
+    List<Double> j = new ArrayList<>();
+    List<Double> d = new ArrayList<>();
+    for (int i = 0; i < runs; i++) {
+      Jitdi jitdi = keep(startJitdiYaml("f8-jitdi-" + i, yaml, List.of()));
+      curl(jitdi.url() + warmup);
+      long started = System.nanoTime();
+      Http.Text built = Http.get(jitdi.url() + "/v2/bench/ollama/manifests/r" + i + "?ns=jit.local",
+          Map.of("Accept", "application/vnd.oci.image.index.v1+json"));
+      j.add((System.nanoTime() - started) / 1e9);
+      check(built.status() == 200, "Ollama JIT build: " + built.status() + " " + built.body());
+      stop(jitdi);
+      DockerRegistry dist = keep(DockerRegistry.start(work.resolve("f8-dist-" + i), upstream.url()));
+      curl(dist.url() + warmup);
+      d.add(seconds(curl(dist.url() + "/v2/" + repo + "/blobs/" + modelDigest)));
+      stop(dist);
+    }
+    figures.add(new Figure("8", "JIT image from a " + mib(big) + " MiB Ollama model in the upstream, cold cache: "
+        + "first manifest GET (model fetched into the store, then the layer built)", "s", j,
+        "distribution cold pull of the model blob", d, false, "(reported)", null, "the build reads the model "
+        + "again from the store, so this is about fetch + figure 5"));
   }
 
   // ---- figure 6 ----------------------------------------------------------------------------------------------
