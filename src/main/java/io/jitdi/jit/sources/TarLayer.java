@@ -5,6 +5,7 @@ import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -27,8 +28,9 @@ import org.apache.commons.compress.archivers.tar.TarConstants;
  * Directories are implied by the files under them. A leading {@code ./} is dropped. Permission bits are kept, set-id
  * bits are not.
  *
- * <p>An uncompressed layer is read in place: each file is a range of the blob. A compressed one is decompressed from
- * the start up to the file each time a file is opened.
+ * <p>An uncompressed layer is read in place: each file is a range of the blob. A compressed one is decompressed in
+ * one pass when its files are read in tar order (see {@link Sequential}); out of order, from the start up to the
+ * file.
  */
 public final class TarLayer {
   static final int MAX_LINK_HOPS = 16;
@@ -111,35 +113,119 @@ public final class TarLayer {
     for (Link link : links) {
       resolved.put(link.name(), target(what, link, files, directories, links));
     }
+    Sequential reader = compression == Compression.none ? null : new Sequential(what, content, size, compression,
+        resolved.values().stream().mapToInt(Found::ordinal).max().orElse(-1));
     List<SourceFile> out = new ArrayList<>();
     for (String name : new TreeSet<>(resolved.keySet())) {
       Found f = resolved.get(name);
-      out.add(new SourceFile(name, f.size(), f.mode(), () -> open(what, content, size, compression, f)));
+      out.add(new SourceFile(name, f.size(), f.mode(), () -> reader == null ? content.open(f.offset(), f.size())
+          : reader.open(f)));
     }
     return out;
   }
 
-  private static InputStream open(String what, Content content, long size, Compression compression, Found f)
-      throws IOException {
-    if (compression == Compression.none) {
-      return content.open(f.offset(), f.size());
+  /**
+   * Reads the files of a compressed layer. A stream that was read up to entry k and closed is kept, so opening a later
+   * entry goes on from there instead of decompressing from the start again: files opened in tar order (the usual
+   * case, as both jitdi's layer builder and the packing tools sort by name) cost one pass in all. The kept stream
+   * holds its blob open; it is closed when the last file is done, when an earlier entry is asked for, or when the
+   * listing is no longer reachable.
+   */
+  private static final class Sequential {
+    private static final Cleaner CLEANER = Cleaner.create();
+    private final String what;
+    private final Content content;
+    private final long size;
+    private final Compression compression;
+    private final int lastOrdinal;
+    private final Parked parked = new Parked();
+
+    /** The kept stream and the entry it was left at; closes it when the reader becomes unreachable. */
+    private static final class Parked implements Runnable {
+      private TarArchiveInputStream tar;
+      private int at = -1;
+
+      synchronized TarArchiveInputStream take(int ordinal, int[] at) {
+        TarArchiveInputStream kept = tar;
+        tar = null;
+        if (kept != null && this.at < ordinal) {
+          at[0] = this.at;
+          return kept;
+        }
+        closeQuietly(kept);
+        return null;
+      }
+
+      synchronized void park(TarArchiveInputStream stream, int ordinal) {
+        closeQuietly(tar);
+        tar = stream;
+        at = ordinal;
+      }
+
+      @Override
+      public synchronized void run() {
+        closeQuietly(tar);
+        tar = null;
+      }
     }
-    TarArchiveInputStream tar = new TarArchiveInputStream(decompress(content.open(0, size), compression));
-    try {
-      TarArchiveEntry e = null;
-      for (int i = 0; i <= f.ordinal(); i++) {
-        e = tar.getNextEntry();
-        if (e == null) {
-          throw new IOException(what + " ended before entry " + f.name());
+
+    Sequential(String what, Content content, long size, Compression compression, int lastOrdinal) {
+      this.what = what;
+      this.content = content;
+      this.size = size;
+      this.compression = compression;
+      this.lastOrdinal = lastOrdinal;
+      CLEANER.register(this, parked);
+    }
+
+    InputStream open(Found f) throws IOException {
+      int[] at = {-1};
+      TarArchiveInputStream tar = parked.take(f.ordinal(), at);
+      if (tar == null) {
+        tar = new TarArchiveInputStream(decompress(content.open(0, size), compression));
+      }
+      try {
+        TarArchiveEntry e = null;
+        for (int i = at[0]; i < f.ordinal(); i++) {
+          e = tar.getNextEntry();
+          if (e == null) {
+            throw new IOException(what + " ended before entry " + f.name());
+          }
+        }
+        if (e == null || e.getSize() != f.size()) {
+          throw new IOException(what + " changed: entry " + f.ordinal() + " is not " + f.name() + " any more");
+        }
+      } catch (IOException | RuntimeException x) {
+        tar.close();
+        throw x;
+      }
+      TarArchiveInputStream entry = tar;
+      return new FilterInputStream(entry) {
+        private boolean closed;
+
+        @Override
+        public void close() throws IOException {
+          if (closed) {
+            return;
+          }
+          closed = true;
+          if (f.ordinal() >= lastOrdinal) {
+            entry.close();
+          } else {
+            parked.park(entry, f.ordinal());
+          }
+        }
+      };
+    }
+
+    private static void closeQuietly(InputStream in) {
+      if (in != null) {
+        try {
+          in.close();
+        } catch (IOException ignored) {
+          // a read-only stream of a local blob
         }
       }
-      if (e.getSize() != f.size()) {
-        throw new IOException(what + " changed: entry " + f.ordinal() + " is not " + f.name() + " any more");
-      }
-      return new FilterInputStream(tar) {};
-    } catch (IOException | RuntimeException e) {
-      tar.close();
-      throw e;
     }
   }
 

@@ -112,6 +112,29 @@ class TarLayerTest {
     assertEquals(0755, files.get(3).mode(), "permission bits kept, set-id dropped");
   }
 
+  @ParameterizedTest
+  @EnumSource(value = TarLayer.Compression.class, names = {"gzip", "zstd"})
+  void aCompressedLayerReadInOrderIsDecompressedOnceAndOutOfOrderStillRight(TarLayer.Compression compression)
+      throws IOException {
+    Tar tar = new Tar();
+    for (int i = 0; i < 20; i++) {
+      tar.file(String.format("data/part-%02d.jsonl", i), "row " + i + "\n", 0644);
+    }
+    byte[] layer = tar.bytes(compression);
+    java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+    List<SourceFile> files = TarLayer.files("counted layer", (offset, length) -> {
+      opens.incrementAndGet();
+      return new ByteArrayInputStream(layer, (int) offset, (int) length);
+    }, layer.length, compression);
+    assertEquals(1, opens.get(), "listing reads the layer once");
+    Map<String, String> contents = contents(files);
+    assertEquals("row 7\n", contents.get("data/part-07.jsonl"));
+    assertEquals(2, opens.get(), "20 files in tar order: one more pass, not 20");
+    List<SourceFile> reversed = new java.util.ArrayList<>(files);
+    java.util.Collections.reverse(reversed);
+    assertEquals(contents, new java.util.TreeMap<>(contents(reversed)), "out of order: the same bytes");
+  }
+
   @Test
   void linksToFilesInsideBecomeCopies() throws IOException {
     byte[] layer = new Tar().file("models/model.gguf", "weights", 0644).symlink("models/current.gguf", "model.gguf")
