@@ -4,6 +4,7 @@ import io.jitdi.oci.Digest;
 import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.channels.FileChannel;
 
 /**
@@ -24,6 +25,14 @@ public interface ArtifactRegistry {
    * @throws IOException when it cannot be had, or when this registry does not read content
    */
   Blob blob(ImageReference ref, Digest digest, long size) throws IOException;
+
+  /**
+   * {@code length} bytes of blob {@code digest} from {@code offset}, read in place; closing the stream closes the blob.
+   */
+  default InputStream open(ImageReference ref, Digest digest, long size, long offset, long length)
+      throws IOException {
+    return new BlobInputStream(blob(ref, digest, size), offset, length);
+  }
 
   /** A verified blob on local disk, kept (not evicted) until closed. */
   interface Blob extends AutoCloseable {

@@ -64,8 +64,8 @@ public final class OciArtifactSource implements Source {
           notes.add(what + ": a tar of " + size + " bytes; its files are listed once it is fetched");
           continue;
         }
-        found = TarLayer.files(what, (offset, length) -> new BlobInputStream(registry.blob(ref, digest, size),
-            offset, length), size, tar.get());
+        found = TarLayer.files(what, (offset, length) -> registry.open(ref, digest, size, offset, length), size,
+            tar.get());
       } else {
         String name = annotation(layer, FILEPATH_ANNOTATION).or(() -> annotation(layer, TITLE_ANNOTATION))
             .orElseThrow(() -> new IOException(what + " is neither a tar nor a file named by an "
@@ -78,8 +78,7 @@ public final class OciArtifactSource implements Source {
         } catch (IllegalArgumentException e) {
           throw new IOException(what + ": its file path is refused: " + e.getMessage());
         }
-        found = List.of(new SourceFile(name, size, -1, () -> new BlobInputStream(registry.blob(ref, digest, size),
-            0, size)));
+        found = List.of(new SourceFile(name, size, -1, () -> registry.open(ref, digest, size, 0, size)));
       }
       for (SourceFile f : found) {
         if (files.put(f.name(), f) != null) {

@@ -90,8 +90,7 @@ public final class OllamaSource implements Source {
     if (size < 0) {
       throw new IOException(describe() + ": blob " + digest + " has no size in the manifest");
     }
-    return new SourceFile(path, size, -1, () -> new BlobInputStream(registry.blob(name.reference(), digest, size), 0,
-        size));
+    return new SourceFile(path, size, -1, () -> registry.open(name.reference(), digest, size, 0, size));
   }
 
   private Digest digest(JsonNode descriptor) throws IOException {
