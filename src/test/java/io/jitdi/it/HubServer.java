@@ -7,9 +7,6 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -21,7 +18,6 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 
 /**
  * The parts of the Hugging Face Hub a download uses, as the Hub answers them: {@code /api/models/{repo}/revision/{rev}}
@@ -56,20 +52,14 @@ public final class HubServer implements AutoCloseable {
   }
 
   public static HubServer start() {
-    try {
-      HttpServer hub = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
-      HttpServer cdn = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
-      HubServer s = new HubServer(hub, cdn);
-      hub.createContext("/", e -> s.handle(e, s::hub));
-      cdn.createContext("/", e -> s.handle(e, s::cdn));
-      hub.setExecutor(Executors.newCachedThreadPool());
-      cdn.setExecutor(Executors.newCachedThreadPool());
-      hub.start();
-      cdn.start();
-      return s;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    HttpServer hub = Ports.httpServer();
+    HttpServer cdn = Ports.httpServer();
+    HubServer s = new HubServer(hub, cdn);
+    hub.createContext("/", e -> s.handle(e, s::hub));
+    cdn.createContext("/", e -> s.handle(e, s::cdn));
+    hub.start();
+    cdn.start();
+    return s;
   }
 
   /** What to set HF_ENDPOINT to. */

@@ -4,11 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.Executors;
 
 /**
  * An upstream that breaks the rules, one repository per way of breaking them (paths {@code /v2/bad/<way>/...}):
@@ -28,16 +24,11 @@ public final class MisbehavingRegistry implements AutoCloseable {
   }
 
   public static MisbehavingRegistry start() {
-    try {
-      HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
-      server.setExecutor(Executors.newCachedThreadPool());
-      MisbehavingRegistry r = new MisbehavingRegistry(server);
-      server.createContext("/", r::handle);
-      server.start();
-      return r;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    HttpServer server = Ports.httpServer();
+    MisbehavingRegistry r = new MisbehavingRegistry(server);
+    server.createContext("/", r::handle);
+    server.start();
+    return r;
   }
 
   public String url() {

@@ -6,9 +6,6 @@ import io.jitdi.oci.Digest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -20,7 +17,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 import java.util.function.Function;
 
 /**
@@ -58,20 +54,14 @@ public final class RedirectingFront implements AutoCloseable {
    * @param blobFile where the bytes of a digest ({@code sha256:...}) are on disk
    */
   public static RedirectingFront start(String registryUrl, String basicCredentials, Function<String, Path> blobFile) {
-    try {
-      HttpServer front = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
-      HttpServer cdn = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
-      RedirectingFront f = new RedirectingFront(front, cdn, registryUrl, basicCredentials, blobFile);
-      front.createContext("/", f::front);
-      cdn.createContext("/", f::cdn);
-      front.setExecutor(Executors.newCachedThreadPool());
-      cdn.setExecutor(Executors.newCachedThreadPool());
-      front.start();
-      cdn.start();
-      return f;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    HttpServer front = Ports.httpServer();
+    HttpServer cdn = Ports.httpServer();
+    RedirectingFront f = new RedirectingFront(front, cdn, registryUrl, basicCredentials, blobFile);
+    front.createContext("/", f::front);
+    cdn.createContext("/", f::cdn);
+    front.start();
+    cdn.start();
+    return f;
   }
 
   public String url() {

@@ -6,16 +6,12 @@ import io.jitdi.oci.Digest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
 
 /**
  * A plain HTTP file server for JIT sources, as model hosts behave: {@code /files/<path>} with HEAD, single
@@ -39,16 +35,11 @@ public final class SourceServer implements AutoCloseable {
   }
 
   public static SourceServer start(Path root) {
-    try {
-      HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
-      server.setExecutor(Executors.newCachedThreadPool());
-      SourceServer s = new SourceServer(server, root);
-      server.createContext("/", s::handle);
-      server.start();
-      return s;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    HttpServer server = Ports.httpServer();
+    SourceServer s = new SourceServer(server, root);
+    server.createContext("/", s::handle);
+    server.start();
+    return s;
   }
 
   public String url() {

@@ -5,8 +5,6 @@ import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -67,7 +65,7 @@ public final class TokenServer implements AutoCloseable {
           keyPem.toString(), "-out", certPem.toString(), "-days", "2", "-subj", "/CN=jitdi-test-token"));
       PrivateKey key = KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(pemBody(keyPem)));
       String cert = Base64.getEncoder().encodeToString(pemBody(certPem));
-      HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
+      HttpServer server = Ports.httpServer();
       TokenServer tokens = new TokenServer(server, key, cert, certPem, credentials, lifetime);
       server.createContext("/token", tokens::handle);
       server.start();
