@@ -1,7 +1,6 @@
 package io.jitdi;
 
-import io.jitdi.cache.CacheLayout;
-import io.jitdi.cache.Index;
+import io.jitdi.cache.CacheDirectory;
 import io.jitdi.cache.OciLayoutTransfer;
 import io.jitdi.config.JitdiConfig;
 import java.io.IOException;
@@ -59,25 +58,22 @@ final class CacheCommand {
       return Main.USAGE;
     }
     JitdiConfig cfg = loaded.get();
-    CacheLayout layout = new CacheLayout(cfg.cache().dir());
-    layout.create();
-    Index index;
+    CacheDirectory cache;
     try {
-      index = Index.open(layout.indexDir());
+      cache = CacheDirectory.open(cfg.cache().dir());
     } catch (IllegalStateException e) {
       err.println("jitdi cache: " + e.getMessage() + "; stop jitdi first");
       return Main.USAGE;
     }
-    try (index) {
-      OciLayoutTransfer transfer = new OciLayoutTransfer(layout, index, cfg.upstreams().keySet(),
-          cfg.cache().maxSize(), Clock.systemUTC());
+    try (cache) {
+      OciLayoutTransfer transfer = cache.transfer(cfg.upstreams().keySet(), cfg.cache().maxSize(), Clock.systemUTC());
       OciLayoutTransfer.Report report = importing ? transfer.importFrom(Path.of(operands.get(0)))
           : transfer.exportTo(operands, output);
       for (OciLayoutTransfer.Entry e : report.images()) {
         out.println((importing ? "imported " : "exported ") + e.name() + " " + e.digest());
       }
       out.printf("%d images, %d manifests, %d blobs (%d bytes) %s%n", report.images().size(), report.manifests(),
-          report.blobs(), report.bytes(), importing ? "added to " + layout.root() : "written to " + output);
+          report.blobs(), report.bytes(), importing ? "added to " + cache.root() : "written to " + output);
       return Main.OK;
     } catch (IOException | RuntimeException e) {
       err.println("jitdi cache " + action + ": " + e.getMessage());

@@ -1,7 +1,6 @@
 package io.jitdi;
 
-import io.jitdi.cache.CacheLayout;
-import io.jitdi.cache.Index;
+import io.jitdi.cache.CacheDirectory;
 import io.jitdi.cache.Reconciler;
 import io.jitdi.config.JitdiConfig;
 import java.io.IOException;
@@ -17,27 +16,25 @@ final class VerifyCommand {
   private VerifyCommand() {}
 
   static int run(JitdiConfig config, boolean fix, PrintStream out, PrintStream err) {
-    CacheLayout layout = new CacheLayout(config.cache().dir());
-    layout.create();
-    Index index;
+    CacheDirectory cache;
     try {
-      index = Index.open(layout.indexDir());
+      cache = CacheDirectory.open(config.cache().dir());
     } catch (IllegalStateException e) {
       err.println("jitdi verify: " + e.getMessage() + "; stop jitdi before verifying its cache");
       return Main.USAGE;
     }
     long started = System.nanoTime();
     Reconciler.Report report;
-    try (index) {
-      report = Reconciler.run(layout, index, Clock.systemUTC(), Reconciler.Mode.FULL, fix);
+    try (cache) {
+      report = cache.verify(Clock.systemUTC(), fix);
     } catch (IOException e) {
-      err.println("jitdi verify: cannot read the cache at " + layout.root() + ": " + e.getMessage());
+      err.println("jitdi verify: cannot read the cache at " + cache.root() + ": " + e.getMessage());
       return Main.FAILED;
     }
     for (Reconciler.Problem p : report.problems()) {
       out.println((fix ? "removed  " : "bad      ") + p);
     }
-    out.printf("%s: %d blobs (%d bytes) and manifests verified, %d problems%s in %.1fs%n", layout.root(),
+    out.printf("%s: %d blobs (%d bytes) and manifests verified, %d problems%s in %.1fs%n", cache.root(),
         report.blobs(), report.bytes(), report.problems().size(), fix && !report.problems().isEmpty() ? " fixed" : "",
         (System.nanoTime() - started) / 1e9);
     return report.problems().isEmpty() || fix ? Main.OK : Main.FAILED;

@@ -9,7 +9,9 @@ import io.jitdi.oci.Digest;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.jitdi.stream.DigestingFileSink.Written;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -61,7 +63,12 @@ public final class BlobStore {
   private final ConcurrentHashMap<Digest, Long> pendingAccess = new ConcurrentHashMap<>();
   private final SingleFlight<String, Void> evictions = new SingleFlight<>();
 
-  public BlobStore(CacheLayout layout, Index index, Io io, Clock clock, JitdiMetrics metrics, long maxSize) {
+  /** A store over the cache directory {@code dir} (its index already open); for tools and benchmarks. */
+  public BlobStore(Path dir, Index index, Io io, Clock clock, JitdiMetrics metrics, long maxSize) {
+    this(new CacheLayout(dir), index, io, clock, metrics, maxSize);
+  }
+
+  BlobStore(CacheLayout layout, Index index, Io io, Clock clock, JitdiMetrics metrics, long maxSize) {
     this.layout = layout;
     this.index = index;
     this.io = io;
@@ -146,45 +153,45 @@ public final class BlobStore {
     });
   }
 
-  /**
-   * Moves a verified temp file into the store and records it (blocking; call on the IO pool). "Already exists" counts
-   * as success, since the name is the content. The write channel is fsynced afterwards in the background and then
-   * closed; until then the record says {@code synced=false}, so a power cut before that is caught at start-up.
-   */
-  void commitBlocking(Path tmp, Digest digest, long size, FileChannel writeChannel) throws IOException {
-    commitBlocking(tmp, digest, size, writeChannel, false);
+  /** Starts a blob under {@code tmp/} (blocking): the one way content enters the store. */
+  public TempBlob newTemp() throws IOException {
+    return TempBlob.create(this, layout.newTempFile());
   }
 
-  /**
-   * Commits a blob jitdi built in {@code tmp} (blocking; call on the IO pool). Its digest must already be verified
-   * (it was computed while writing).
-   */
-  public void commitBuilt(Path tmp, Digest digest) throws IOException {
-    long size = Files.size(tmp);
-    commitBlocking(tmp, digest, size, FileChannel.open(tmp, StandardOpenOption.READ), true);
+  /** Starts a blob under {@code tmp/} from an existing file, moved there (blocking; same file system). */
+  public TempBlob adoptTemp(Path file) throws IOException {
+    Path tmp = layout.newTempFile();
+    Files.move(file, tmp, StandardCopyOption.ATOMIC_MOVE);
+    return TempBlob.adopt(this, tmp);
   }
 
   /** Stores a small blob jitdi made (a JIT config), through {@code tmp/} like every other (blocking). */
   public void putBytes(Digest digest, byte[] content) throws IOException {
-    if (!Digest.sha256Of(content).equals(digest)) {
-      throw new IllegalArgumentException("content does not hash to " + digest);
+    try (TempBlob temp = newTemp()) {
+      ByteBuffer bytes = ByteBuffer.wrap(content);
+      while (bytes.hasRemaining()) {
+        temp.channel().write(bytes);
+      }
+      temp.commit(digest, content.length, new Written(Digest.sha256Of(content), content.length));
     }
-    Path tmp = layout.newTempFile();
-    Files.write(tmp, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-    commitBuilt(tmp, digest);
   }
 
-  /** Where a committed blob's file is (whether or not it exists). */
-  public Path pathOf(Digest digest) {
-    return layout.blob(digest);
+  /** Whether {@code digest} is committed and its file is there (blocking). */
+  public boolean holds(Digest digest) {
+    return index.blob(digest).isPresent() && Files.exists(layout.blob(digest));
   }
 
-  /** A fresh path under {@code tmp/} for a blob about to be built. */
-  public Path newTempFile() {
-    return layout.newTempFile();
+  CacheLayout layout() {
+    return layout;
   }
 
-  private void commitBlocking(Path tmp, Digest digest, long size, FileChannel writeChannel, boolean jit)
+  /**
+   * Moves a verified temp file into the store and records it (blocking; only {@link TempBlob} calls it). "Already
+   * exists" counts as success, since the name is the content. The write channel is fsynced afterwards in the
+   * background and then closed; until then the record says {@code synced=false}, so a power cut before that is
+   * caught at start-up.
+   */
+  void commitBlocking(Path tmp, Digest digest, long size, FileChannel writeChannel, boolean jit)
       throws IOException {
     layout.createBlobParent(digest);
     Path target = layout.blob(digest);

@@ -7,11 +7,10 @@ import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
-import io.jitdi.stream.RecentBytes;
+import io.jitdi.stream.Growth;
 import io.jitdi.upstream.UpstreamClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 import java.util.OptionalLong;
@@ -19,34 +18,19 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Blob requests: answered from the store when cached, otherwise by one {@link Fill} per digest that every concurrent
- * request joins, otherwise (too large to cache, or no disk room) by a verified relay of the upstream stream.
+ * request joins, otherwise (too large to cache, or no disk room) by a verified relay of the upstream body. Every
+ * answer is a {@link BlobBody}.
  */
 public final class Blobs {
-  /** How a blob request is to be answered. */
-  public sealed interface Answer permits Hit, Filling, Relaying {}
-
-  /** Cached: send the pinned file, then close it. */
-  public record Hit(OpenBlob blob) implements Answer {}
-
-  /** Being fetched: follow the fill's growing file. {@code size} is -1 when the upstream did not say. */
-  public record Filling(Fill fill, long size, boolean coalesced) implements Answer {}
-
-  /** Not cacheable: relay this paused upstream response through a verifier. */
-  public record Relaying(HttpClientResponse upstream, long size) implements Answer {}
-
   private final Vertx vertx;
   private final BlobStore store;
-  private final CacheLayout layout;
   private final Io io;
   private final JitdiMetrics metrics;
   private final ConcurrentHashMap<Digest, Fill> fills = new ConcurrentHashMap<>();
-  /** What all fills together keep in memory for their followers: an eighth of the heap. */
-  private final RecentBytes.Pool recentPool = new RecentBytes.Pool(Runtime.getRuntime().maxMemory() / 8);
 
-  public Blobs(Vertx vertx, BlobStore store, CacheLayout layout, Io io, JitdiMetrics metrics) {
+  public Blobs(Vertx vertx, BlobStore store, Io io, JitdiMetrics metrics) {
     this.vertx = vertx;
     this.store = store;
-    this.layout = layout;
     this.io = io;
     this.metrics = metrics;
     metrics.gauge("jitdi.fills.inflight", "Blob fills from upstreams in progress", fills, ConcurrentHashMap::size);
@@ -66,16 +50,18 @@ public final class Blobs {
    *
    * @param upstream where to fetch it from on a miss; null when there is nowhere (a JIT-only registry)
    */
-  public Future<Answer> get(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+  public Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     return store.open(digest).compose(open -> {
       if (open.isPresent()) {
         metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
-        return Future.succeededFuture(new Hit(open.get()));
+        OpenBlob blob = open.get();
+        return Future.succeededFuture(new BlobBody.FromFile(blob, Growth.complete(blob.size()),
+            blob.jit() ? BlobBody.Origin.JIT : BlobBody.Origin.HIT));
       }
       if (upstream == null) {
         return Future.failedFuture(unknown(digest));
       }
-      Fill fresh = new Fill(vertx, digest, repo, upstream, store, layout, io, metrics, recentPool);
+      Fill fresh = new Fill(vertx, digest, repo, upstream, store, io, metrics);
       Fill existing = fills.putIfAbsent(digest, fresh);
       Fill fill = existing != null ? existing : fresh;
       if (existing == null) {
@@ -87,25 +73,39 @@ public final class Blobs {
         case ALREADY_CACHED -> get(upstream, repo, digest);
         case CACHE -> {
           metrics.cacheRequest(JitdiMetrics.Kind.blob, coalesced ? CacheResult.coalesced : CacheResult.miss);
-          yield Future.succeededFuture(new Filling(fill, head.size(), coalesced));
+          yield following(fill, head.size(), coalesced);
         }
         case RELAY -> {
           metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.miss);
-          yield fill.takeRelay().map(r -> Future.<Answer>succeededFuture(new Relaying(r, head.size())))
-              .orElseGet(() -> upstream.blob(repo, digest, 0).map(r -> new Relaying(r,
-                  UpstreamClient.contentLength(r).orElse(-1))));
+          yield fill.takeRelay().map(Future::succeededFuture)
+              .orElseGet(() -> upstream.blob(repo, digest, 0))
+              .map(body -> new BlobBody.Relayed(digest, body, body.contentLength().orElse(-1)));
         }
       });
     });
   }
 
+  /** A body that follows a fill in flight: the growing file, pinned for as long as it is read. */
+  private Future<BlobBody> following(Fill fill, long size, boolean coalesced) {
+    Digest digest = fill.digest();
+    store.pin(digest);
+    return fill.openForRead().<BlobBody>map(channel -> new BlobBody.FromFile(
+        new OpenBlob(digest, channel, size, false, () -> store.unpin(digest)), fill,
+        coalesced ? BlobBody.Origin.COALESCED : BlobBody.Origin.MISS)).onFailure(e -> store.unpin(digest));
+  }
+
   /**
-   * As {@link #get}, but a fill is waited for: the answer is a {@link Hit} once the blob is committed, or a
-   * {@link Relaying} when it cannot be cached. For readers that need the whole blob at once (configs, model blobs).
+   * As {@link #get}, but a fill is waited for: the answer is a committed file once the fill is done, or a relay when
+   * the blob cannot be cached. For readers that need the whole blob at once (configs, model blobs).
    */
-  public Future<Answer> whole(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return get(upstream, repo, digest).compose(answer -> answer instanceof Filling filling
-        ? filling.fill().done().compose(v -> whole(upstream, repo, digest)) : Future.succeededFuture(answer));
+  public Future<BlobBody> whole(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    return get(upstream, repo, digest).compose(body -> {
+      if (body instanceof BlobBody.FromFile file && !file.growth().verified().succeeded()) {
+        body.release();
+        return file.growth().verified().compose(v -> whole(upstream, repo, digest));
+      }
+      return Future.succeededFuture(body);
+    });
   }
 
   /** The size of a blob for a HEAD request, from the store, a fill under way, or an upstream HEAD. */
@@ -129,15 +129,6 @@ public final class Blobs {
   private static RegistryException unknown(Digest digest) {
     return new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob " + digest + " is not cached, and this registry has no "
         + "upstream to fetch it from");
-  }
-
-  /** Pins a blob for the duration of a read that follows a fill. */
-  public void pin(Digest digest) {
-    store.pin(digest);
-  }
-
-  public void unpin(Digest digest) {
-    store.unpin(digest);
   }
 
   public Io io() {

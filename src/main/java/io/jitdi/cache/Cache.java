@@ -55,7 +55,7 @@ public final class Cache implements AutoCloseable {
           report.filesAdopted(), report.filesRemoved());
       BlobStore store = new BlobStore(layout, index, io, clock, metrics, config.maxSize());
       store.initTotals(report.bytes(), report.blobs());
-      Blobs blobs = new Blobs(vertx, store, layout, io, metrics);
+      Blobs blobs = new Blobs(vertx, store, io, metrics);
       Manifests manifests = new Manifests(index, io, clock, config.manifestTtl(), metrics);
       Cache cache = new Cache(vertx, layout, index, io, store, blobs, manifests);
       if (report.bytes() > config.maxSize() * BlobStore.HIGH_WATERMARK) {
@@ -69,10 +69,6 @@ public final class Cache implements AutoCloseable {
       index.close();
       throw e;
     }
-  }
-
-  public CacheLayout layout() {
-    return layout;
   }
 
   public Blobs blobs() {

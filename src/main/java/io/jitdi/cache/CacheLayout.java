@@ -30,7 +30,7 @@ import java.util.stream.Stream;
  * <p>Every path this class returns is checked to be under the cache directory; digests are validated values, so no
  * request can name a path outside it.
  */
-public final class CacheLayout {
+final class CacheLayout {
   private final Path root;
   private final Path blobs;
   private final Path tmp;

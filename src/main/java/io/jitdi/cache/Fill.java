@@ -8,44 +8,43 @@ import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
 import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.stream.Growth;
-import io.jitdi.stream.RecentBytes;
+import io.jitdi.upstream.UpstreamBody;
 import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.upstream.UpstreamErrors;
 import io.micrometer.core.instrument.Counter;
+import io.netty.buffer.ByteBuf;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One upstream fetch of one blob into {@code tmp/}, shared by every request for that digest while it runs.
+ * One upstream fetch of one blob into a {@link TempBlob}, shared by every request for that digest while it runs.
  *
  * <p>Contract:
  * <ul>
  *   <li>The fill runs to its end whether or not the request that started it is still there.</li>
- *   <li>Readers follow the growing file at their own pace through {@link Growth}. The last byte is withheld until
- *       the sha256 and size are verified, so a reader of a fill that fails can only ever see a cut transfer.</li>
- *   <li>A transfer cut by the network is resumed with {@code Range} from the last byte received, up to
- *       {@link #MAX_RESUMES} times; the digest computation carries on across the pieces.</li>
- *   <li>On success the file is committed to the {@link BlobStore}; on failure the temp file is deleted and nothing
- *       is recorded.</li>
+ *   <li>The upstream body arrives as Netty buffers ({@link UpstreamBody}); each is hashed and written to the temp
+ *       file in two lanes, and the socket is paused while the lanes are behind.</li>
+ *   <li>Readers follow the growing file at their own pace through {@link Growth}: {@link #readable()} is what is in
+ *       the file, {@link #verified()} completes once the sha256 and size matched and the blob is committed. A reader
+ *       holds back the last byte of its response until then, so a reader of a fill that fails can only ever see a
+ *       cut transfer, whatever range it asked for.</li>
+ *   <li>A transfer cut by the network (or idle for the upstream's idle timeout) is resumed with {@code Range} from
+ *       the last byte received, up to {@link #MAX_RESUMES} times; the digest computation carries on across the
+ *       pieces.</li>
+ *   <li>On success the temp blob is committed; on failure it is deleted and nothing is recorded.</li>
  *   <li>A blob larger than the whole budget, or one the disk has no room for, is not written at all: the fill ends
  *       in {@link Mode#RELAY} and each request relays its own verified upstream stream.</li>
  * </ul>
@@ -56,14 +55,14 @@ public final class Fill implements Growth {
   static final long DISK_HEADROOM = 64L * 1024 * 1024;
   private static final Logger LOG = LoggerFactory.getLogger(Fill.class);
   private static final long PROGRESS_LOG_NANOS = 10_000_000_000L;
-  /** Bytes just written that stay in memory for readers right behind the fill. */
-  static final long RECENT_BYTES = 16L * 1024 * 1024;
+  /** How long an upstream response nobody took for a relay is kept open. */
+  private static final long UNTAKEN_RELAY_MILLIS = 10_000;
 
   /** How the blob will be served. */
   public enum Mode {
-    /** Being written to the cache: read it through {@link Fill#openForRead()}. */
+    /** Being written to the cache: follow it through {@link Fill#openForRead()} and {@link Growth}. */
     CACHE,
-    /** Not cached: take the upstream stream with {@link Fill#takeRelay()} or start your own relay. */
+    /** Not cached: take the upstream body with {@link Fill#takeRelay()} or fetch your own. */
     RELAY,
     /** It was committed meanwhile: read it from the store. */
     ALREADY_CACHED
@@ -76,45 +75,42 @@ public final class Fill implements Growth {
     }
   }
 
-  private record Waiter(long position, Promise<Long> promise, Context context) {}
+  private record Waiter(long position, Promise<Void> promise, Context context) {}
 
   private final Vertx vertx;
   private final Digest digest;
   private final RepositoryName repo;
   private final UpstreamClient upstream;
   private final BlobStore store;
-  private final CacheLayout layout;
   private final Io io;
   private final JitdiMetrics metrics;
   private final Counter upstreamBytes;
   private final Promise<Head> head = Promise.promise();
+  private final Promise<Void> verified = Promise.promise();
   private final Promise<Void> done = Promise.promise();
   private final List<Waiter> waiters = new ArrayList<>();
-  private final RecentBytes recent;
   private final AtomicBoolean relayTaken = new AtomicBoolean();
   private final long started = System.nanoTime();
   private volatile long written;
-  private volatile boolean verified;
   private volatile Throwable failure;
-  private volatile HttpClientResponse relayResponse;
-  private Path tmp;
-  private FileChannel channel;
+  private volatile UpstreamBody relayBody;
+  private Context context;
+  private TempBlob temp;
   private DigestingFileSink sink;
+  private UpstreamBody current;
   private volatile long size = -1;
   private long reservedBytes;
   private int resumes;
   private long counted;
   private long lastLog = System.nanoTime();
 
-  Fill(Vertx vertx, Digest digest, RepositoryName repo, UpstreamClient upstream, BlobStore store, CacheLayout layout,
-      Io io, JitdiMetrics metrics, RecentBytes.Pool recentPool) {
+  Fill(Vertx vertx, Digest digest, RepositoryName repo, UpstreamClient upstream, BlobStore store, Io io,
+      JitdiMetrics metrics) {
     this.vertx = vertx;
-    this.recent = new RecentBytes(RECENT_BYTES, recentPool);
     this.digest = digest;
     this.repo = repo;
     this.upstream = upstream;
     this.store = store;
-    this.layout = layout;
     this.io = io;
     this.metrics = metrics;
     this.upstreamBytes = metrics.upstreamBytesCounter(upstream.key());
@@ -143,73 +139,93 @@ public final class Fill implements Growth {
 
   /** Starts the fill on the current context. */
   void start() {
+    context = vertx.getOrCreateContext();
     store.record(digest).onComplete(ar -> {
       if (ar.succeeded() && ar.result().isPresent()) {
-        head.tryComplete(new Head(Mode.ALREADY_CACHED, ar.result().get().size()));
+        long committed = ar.result().get().size();
+        written = committed;
+        head.tryComplete(new Head(Mode.ALREADY_CACHED, committed));
+        verified.tryComplete();
         done.tryComplete();
         return;
       }
-      upstream.blob(repo, digest, 0).onSuccess(this::onFirstResponse).onFailure(this::fail);
+      upstream.blob(repo, digest, 0).onSuccess(this::onFirstBody).onFailure(this::fail);
     });
   }
 
-  private void onFirstResponse(HttpClientResponse response) {
-    OptionalLong declared = UpstreamClient.contentLength(response);
-    size = declared.orElse(-1);
+  private void onFirstBody(UpstreamBody body) {
+    size = body.contentLength().orElse(-1);
     if (size > store.maxSize()) {
       LOG.info("blob {} ({} bytes) is larger than the whole cache budget; relaying it uncached", digest, size);
-      relay(response);
+      relay(body);
       return;
     }
     io.call(() -> {
-      if (size >= 0 && Files.getFileStore(layout.tmpDir()).getUsableSpace() < size + DISK_HEADROOM) {
+      if (size >= 0 && Files.getFileStore(store.layout().tmpDir()).getUsableSpace() < size + DISK_HEADROOM) {
         return null;
       }
-      Path path = layout.newTempFile();
-      return new Object[] {path, FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)};
+      return store.newTemp();
     }).onComplete(ar -> {
-      if (ar.failed()) {
-        LOG.warn("cannot create a temp file for blob {}; relaying it uncached: {}", digest, ar.cause().toString());
-        relay(response);
+      if (ar.failed() || ar.result() == null) {
+        if (ar.failed()) {
+          LOG.warn("cannot create a temp file for blob {}; relaying it uncached: {}", digest, ar.cause().toString());
+        } else {
+          LOG.warn("not enough free disk for blob {} ({} bytes); relaying it uncached", digest, size);
+        }
+        relay(body);
         return;
       }
-      if (ar.result() == null) {
-        LOG.warn("not enough free disk for blob {} ({} bytes); relaying it uncached", digest, size);
-        relay(response);
-        return;
-      }
-      tmp = (Path) ar.result()[0];
-      channel = (FileChannel) ar.result()[1];
-      sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), io.executor(),
-          (offset, data, total) -> {
-            recent.add(offset, data);
-            onWritten(total);
-          });
+      temp = ar.result();
+      sink = new DigestingFileSink(temp.channel(), io.executor(), this::onWritten);
       reservedBytes = Math.max(size, 0);
       head.tryComplete(new Head(Mode.CACHE, size));
-      store.reserve(reservedBytes).onComplete(r -> pipe(response));
+      store.reserve(reservedBytes).onComplete(r -> receive(body));
     });
   }
 
-  private void pipe(HttpClientResponse response) {
-    response.pipe().endOnComplete(false).to(sink).onComplete(ar -> {
-      if (failure != null) {
-        response.request().reset();
-        return;
+  /** Feeds {@code body} into the sink; its end or cut comes back on the fill's context. */
+  private void receive(UpstreamBody body) {
+    if (failure != null) {
+      body.cancel();
+      return;
+    }
+    current = body;
+    body.receive(new UpstreamBody.Receiver() {
+      @Override
+      public void chunk(ByteBuf data) {
+        if (!sink.write(data)) {
+          body.pause();
+          sink.whenDrained(body::resume);
+        }
       }
-      if (ar.succeeded() && (size < 0 || sink.accepted() >= size)) {
-        finish();
-      } else {
-        resume(ar.failed() ? ar.cause() : new IOException("upstream ended the blob at byte " + sink.accepted()));
+
+      @Override
+      public void end() {
+        context.runOnContext(v -> bodyEnded(null));
+      }
+
+      @Override
+      public void failed(Throwable cause) {
+        context.runOnContext(v -> bodyEnded(cause));
       }
     });
+  }
+
+  private void bodyEnded(Throwable cut) {
+    current = null;
+    if (failure != null) {
+      return;
+    }
+    if (sink.failure().isPresent()) {
+      fail(sink.failure().get());
+    } else if (cut == null && (size < 0 || sink.accepted() >= size)) {
+      finish();
+    } else {
+      resume(cut != null ? cut : new IOException("upstream ended the blob at byte " + sink.accepted()));
+    }
   }
 
   private void resume(Throwable cut) {
-    if (sink.failure().isPresent()) {
-      fail(sink.failure().get());
-      return;
-    }
     if (resumes >= MAX_RESUMES) {
       fail(UpstreamErrors.unreachable(upstream.key(), new IOException("transfer of " + digest + " cut "
           + (resumes + 1) + " times; last: " + UpstreamErrors.describe(cut), cut)));
@@ -219,59 +235,56 @@ public final class Fill implements Growth {
     long from = sink.accepted();
     LOG.info("blob {} cut at byte {} of {} ({}); resuming with Range, attempt {}", digest, from, size,
         UpstreamErrors.describe(cut), resumes);
-    upstream.blob(repo, digest, from).onSuccess(this::pipe).onFailure(this::fail);
+    upstream.blob(repo, digest, from).onSuccess(this::receive).onFailure(this::fail);
   }
 
   private void finish() {
-    sink.end().compose(v -> sink.result()).onComplete(ar -> {
-      if (ar.failed()) {
-        fail(ar.cause());
-        return;
-      }
-      DigestingFileSink.Written result = ar.result();
-      if (!result.digest().equals(digest) || (size >= 0 && result.size() != size)) {
-        metrics.digestMismatch(upstream.key());
-        LOG.warn("upstream {} sent {} bytes with digest {} for blob {}; rejected", upstream.key(), result.size(),
-            result.digest(), digest);
-        fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + upstream.key() + " sent content for "
-            + digest + " whose sha256 is " + result.digest(), Map.of("upstream", upstream.key()), null, null));
-        return;
-      }
-      io.run(() -> store.commitBlocking(tmp, digest, result.size(), channel)).onComplete(c -> {
-        if (c.failed()) {
-          fail(c.cause());
-          return;
-        }
-        written = result.size();
-        verified = true;
-        store.release(reservedBytes);
-        reservedBytes = 0;
-        double seconds = (System.nanoTime() - started) / 1e9;
-        LOG.info("fill {} committed: {} bytes from {} in {}s{}", digest, result.size(), upstream.key(),
-            String.format("%.2f", seconds), resumes > 0 ? " after " + resumes + " resumes" : "");
-        notifyWaiters();
-        recent.clear();
-        done.tryComplete();
-      });
-    });
+    Future.fromCompletionStage(sink.end(), context)
+        .compose(result -> io.call(() -> {
+          temp.commit(digest, size, result);
+          return result;
+        }))
+        .onSuccess(result -> {
+          written = result.size();
+          store.release(reservedBytes);
+          reservedBytes = 0;
+          LOG.info("fill {} committed: {} bytes from {} in {}s{}", digest, result.size(), upstream.key(),
+              String.format("%.2f", (System.nanoTime() - started) / 1e9),
+              resumes > 0 ? " after " + resumes + " resumes" : "");
+          verified.tryComplete();
+          notifyWaiters();
+          done.tryComplete();
+        })
+        .onFailure(e -> {
+          if (e instanceof TempBlob.MismatchException mismatch) {
+            metrics.digestMismatch(upstream.key());
+            LOG.warn("upstream {} sent {} bytes with digest {} for blob {}; rejected", upstream.key(),
+                mismatch.actual().size(), mismatch.actual().digest(), digest);
+            fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + upstream.key()
+                + " sent content for " + digest + " whose sha256 is " + mismatch.actual().digest(),
+                Map.of("upstream", upstream.key()), null, null));
+          } else {
+            fail(e);
+          }
+        });
   }
 
-  private void relay(HttpClientResponse response) {
-    relayResponse = response;
+  private void relay(UpstreamBody body) {
+    relayBody = body;
     head.tryComplete(new Head(Mode.RELAY, size));
     done.tryComplete();
     // nobody took it (the starter went away): do not hold the connection
-    vertx.setTimer(10_000, t -> {
+    vertx.setTimer(UNTAKEN_RELAY_MILLIS, t -> {
       if (relayTaken.compareAndSet(false, true)) {
-        response.request().reset();
+        body.cancel();
       }
     });
   }
 
-  /** The paused upstream response of a {@link Mode#RELAY} fill, for exactly one caller. */
-  public Optional<HttpClientResponse> takeRelay() {
-    HttpClientResponse r = relayResponse;
-    return r != null && relayTaken.compareAndSet(false, true) ? Optional.of(r) : Optional.empty();
+  /** The upstream body of a {@link Mode#RELAY} fill, for exactly one caller. */
+  public Optional<UpstreamBody> takeRelay() {
+    UpstreamBody body = relayBody;
+    return body != null && relayTaken.compareAndSet(false, true) ? Optional.of(body) : Optional.empty();
   }
 
   private void fail(Throwable cause) {
@@ -289,23 +302,23 @@ public final class Fill implements Growth {
       error = UpstreamErrors.unreachable(upstream.key(), cause);
     }
     failure = error;
-    recent.clear();
     head.tryFail(error);
     if (sink != null) {
       sink.abort(error);
     }
-    Path path = tmp;
-    FileChannel ch = channel;
+    if (current != null) {
+      current.cancel();
+      current = null;
+    }
+    TempBlob abandoned = temp;
     io.run(() -> {
-      if (ch != null) {
-        ch.close();
-      }
-      if (path != null) {
-        Files.deleteIfExists(path);
+      if (abandoned != null) {
+        abandoned.close();
       }
     }).onComplete(ar -> {
       store.release(reservedBytes);
       reservedBytes = 0;
+      verified.tryFail(error);
       notifyWaiters();
       done.tryFail(error);
     });
@@ -314,21 +327,13 @@ public final class Fill implements Growth {
     }
   }
 
-  /**
-   * Opens the file for reading: the temp file while filling, the committed blob after. Blocking work runs on the IO
-   * pool.
-   */
+  /** Opens the content for reading (the temp file while filling, the committed blob after); on the IO pool. */
   public Future<FileChannel> openForRead() {
-    Path temp = tmp;
-    return io.call(() -> {
-      try {
-        return FileChannel.open(temp, StandardOpenOption.READ);
-      } catch (NoSuchFileException committedMeanwhile) {
-        return FileChannel.open(layout.blob(digest), StandardOpenOption.READ);
-      }
-    });
+    TempBlob file = temp;
+    return io.call(file::openReader);
   }
 
+  /** Told by the sink's write lane of the file's new length. */
   private void onWritten(long total) {
     written = total;
     upstreamBytes.increment(total - counted);
@@ -345,30 +350,24 @@ public final class Fill implements Growth {
 
   @Override
   public long readable() {
-    long w = written;
-    return verified ? w : Math.max(0, w - 1);
+    return written;
   }
 
   @Override
-  public Optional<Buffer> recent(long position, int max) {
-    return failure != null ? Optional.empty() : recent.read(position, readable(), max);
+  public Future<Void> verified() {
+    return verified.future();
   }
 
   @Override
-  public Future<Long> awaitBeyond(long position) {
+  public Future<Void> awaitBeyond(long position) {
     synchronized (waiters) {
-      Throwable failed = failure;
-      if (failed != null) {
-        return Future.failedFuture(failed);
+      if (failure != null && verified.future().isComplete()) {
+        return Future.failedFuture(failure);
       }
-      long readable = readable();
-      if (readable > position) {
-        return Future.succeededFuture(readable);
+      if (written > position || verified.future().succeeded()) {
+        return Future.succeededFuture();
       }
-      if (verified) {
-        return Future.succeededFuture(-1L);
-      }
-      Promise<Long> promise = Promise.promise();
+      Promise<Void> promise = Promise.promise();
       waiters.add(new Waiter(position, promise, vertx.getOrCreateContext()));
       return promise.future();
     }
@@ -380,16 +379,13 @@ public final class Fill implements Growth {
       if (waiters.isEmpty()) {
         return;
       }
-      Throwable failed = failure;
-      long readable = readable();
-      boolean complete = verified;
+      Future<Void> outcome = verified.future();
+      long readable = written;
       waiters.removeIf(w -> {
-        if (failed != null) {
-          ready.add(() -> w.context().runOnContext(v -> w.promise().tryFail(failed)));
-        } else if (readable > w.position()) {
-          ready.add(() -> w.context().runOnContext(v -> w.promise().tryComplete(readable)));
-        } else if (complete) {
-          ready.add(() -> w.context().runOnContext(v -> w.promise().tryComplete(-1L)));
+        if (outcome.failed()) {
+          ready.add(() -> w.context().runOnContext(v -> w.promise().tryFail(outcome.cause())));
+        } else if (readable > w.position() || outcome.succeeded()) {
+          ready.add(() -> w.context().runOnContext(v -> w.promise().tryComplete()));
         } else {
           return false;
         }

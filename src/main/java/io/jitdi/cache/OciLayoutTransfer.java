@@ -9,7 +9,9 @@ import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
 import io.jitdi.oci.MediaType;
 import io.jitdi.oci.RegistryException;
+import io.jitdi.stream.DigestingFileSink;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
@@ -60,17 +62,17 @@ public final class OciLayoutTransfer {
 
   private final CacheLayout cache;
   private final Index index;
+  private final BlobStore store;
   private final Set<String> registries;
   private final long maxSize;
   private final Clock clock;
 
-  /**
-   * @param registries the configured upstream keys: an imported name must belong to one
-   * @param maxSize {@code cache.maxSize}
-   */
-  public OciLayoutTransfer(CacheLayout cache, Index index, Set<String> registries, long maxSize, Clock clock) {
+  /** Made by {@link CacheDirectory#transfer}. */
+  OciLayoutTransfer(CacheLayout cache, Index index, BlobStore store, Set<String> registries, long maxSize,
+      Clock clock) {
     this.cache = cache;
     this.index = index;
+    this.store = store;
     this.registries = registries;
     this.maxSize = maxSize;
     this.clock = clock;
@@ -242,35 +244,39 @@ public final class OciLayoutTransfer {
     return layout.resolve("blobs").resolve("sha256").resolve(digest.hex());
   }
 
-  /** Copies (or moves) one blob into the cache, verifying its bytes, and records it; returns its size. */
+  /**
+   * Copies (or, from an unpacked archive, moves) one blob into the cache through a {@link TempBlob}: verified against
+   * its digest, then committed. Returns its size.
+   */
   private long storeBlob(Path from, Digest digest, boolean move) throws IOException {
-    Path tmp = cache.newTempFile();
     MessageDigest sha256 = Digest.newSha256();
-    long size;
-    if (move) {
-      try (InputStream in = new DigestInputStream(Files.newInputStream(from), sha256)) {
-        in.transferTo(OutputStream.nullOutputStream());
+    long size = 0;
+    try (TempBlob temp = move ? store.adoptTemp(from) : store.newTemp()) {
+      ByteBuffer buffer = ByteBuffer.allocate(1 << 20);
+      try (FileChannel in = move ? null : FileChannel.open(from, StandardOpenOption.READ)) {
+        FileChannel source = move ? temp.channel() : in;
+        long at = 0;
+        int n;
+        while ((n = source.read(buffer, at)) >= 0) {
+          buffer.flip();
+          sha256.update(buffer.duplicate());
+          if (!move) {
+            while (buffer.hasRemaining()) {
+              temp.channel().write(buffer);
+            }
+          }
+          buffer.clear();
+          at += n;
+        }
+        size = at;
       }
-      Files.move(from, tmp, StandardCopyOption.ATOMIC_MOVE);
-    } else {
-      try (InputStream in = new DigestInputStream(Files.newInputStream(from), sha256);
-           OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW)) {
-        in.transferTo(out);
+      try {
+        temp.commit(digest, -1, new DigestingFileSink.Written(Digest.ofSha256Bytes(sha256.digest()), size));
+      } catch (TempBlob.MismatchException e) {
+        throw new IOException(from + " should hold " + digest + " but hashes to " + e.actual().digest()
+            + "; the layout is damaged");
       }
     }
-    Digest actual = Digest.ofSha256Bytes(sha256.digest());
-    if (!actual.equals(digest)) {
-      Files.deleteIfExists(tmp);
-      throw new IOException(from + " should hold " + digest + " but hashes to " + actual + "; the layout is damaged");
-    }
-    try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-      channel.force(true);
-      size = channel.size();
-    }
-    cache.createBlobParent(digest);
-    Files.move(tmp, cache.blob(digest), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    long now = clock.millis();
-    index.putBlob(digest, new BlobRecord(size, now, now, true, false));
     return size;
   }
 

@@ -3,6 +3,7 @@ package io.jitdi.jit;
 import io.jitdi.cache.Blobs;
 import io.jitdi.cache.Cache;
 import io.jitdi.cache.Manifests;
+import io.jitdi.cache.BlobBody;
 import io.jitdi.cache.OpenBlob;
 import io.jitdi.jit.sources.ArtifactRegistry;
 import io.jitdi.oci.Digest;
@@ -93,14 +94,14 @@ public final class CachedArtifacts implements ArtifactRegistry {
 
   /** The committed blob, after joining or starting its fill. */
   private Future<OpenBlob> cached(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return blobs.whole(upstream, repo, digest).compose(answer -> {
-      if (answer instanceof Blobs.Hit hit) {
-        return Future.succeededFuture(hit.blob());
+    return blobs.whole(upstream, repo, digest).compose(body -> {
+      if (body instanceof BlobBody.FromFile file) {
+        return Future.succeededFuture(file.file());
       }
-      Blobs.Relaying relay = (Blobs.Relaying) answer;
-      return Bodies.discard(relay.upstream()).transform(v -> Future.failedFuture(new IOException("blob " + digest
-          + " (" + relay.size() + " bytes) does not fit in the cache (budget or free disk); model layers are built "
-          + "from cached blobs, so raise cache.maxSize or free disk")));
+      body.release();
+      return Future.failedFuture(new IOException("blob " + digest + " (" + body.size() + " bytes) does not fit in "
+          + "the cache (budget or free disk); model layers are built from cached blobs, so raise cache.maxSize or "
+          + "free disk"));
     });
   }
 

@@ -6,7 +6,9 @@ import io.jitdi.cache.Blobs;
 import io.jitdi.cache.Cache;
 import io.jitdi.cache.Index;
 import io.jitdi.cache.Manifests;
-import io.jitdi.cache.OpenBlob;
+import io.jitdi.cache.BlobBody;
+import io.jitdi.cache.TempBlob;
+import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.concurrent.Io;
 import io.jitdi.concurrent.SingleFlight;
 import io.jitdi.config.ImageRuleConfig.Platform;
@@ -349,28 +351,30 @@ public final class JitImages {
   }
 
   private Future<byte[]> blobBytes(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return blobs.whole(upstream, repo, digest).compose(answer -> {
-      if (answer instanceof Blobs.Hit hit) {
+    return blobs.whole(upstream, repo, digest).compose(body -> {
+      if (body.size() > MAX_CONFIG_BYTES) {
+        body.release();
+        return Future.failedFuture(new IOException("config " + digest + " is larger than 16 MiB"));
+      }
+      if (body instanceof BlobBody.FromFile file) {
         return io.call(() -> {
-          try (OpenBlob blob = hit.blob()) {
-            if (blob.size() > MAX_CONFIG_BYTES) {
-              throw new IOException("config " + digest + " is larger than 16 MiB");
-            }
-            ByteBuffer bytes = ByteBuffer.allocate((int) blob.size());
-            while (bytes.hasRemaining() && blob.channel().read(bytes, bytes.position()) >= 0) {
+          try {
+            ByteBuffer bytes = ByteBuffer.allocate((int) file.size());
+            while (bytes.hasRemaining() && file.file().channel().read(bytes, bytes.position()) >= 0) {
               // reads until full
             }
             return bytes.array();
+          } finally {
+            body.release();
           }
         });
       }
-      Blobs.Relaying relay = (Blobs.Relaying) answer;
-      return Bodies.read(relay.upstream(), MAX_CONFIG_BYTES).map(body -> {
-        if (!Digest.sha256Of(body.getBytes()).equals(digest)) {
+      return ((BlobBody.Relayed) body).upstream().readAll(MAX_CONFIG_BYTES).map(bytes -> {
+        if (!Digest.sha256Of(bytes).equals(digest)) {
           throw new RegistryException(ErrorCode.DIGEST_INVALID, 502, "config " + digest + " does not match", Map.of(),
               null, null);
         }
-        return body.getBytes();
+        return bytes;
       });
     });
   }
@@ -447,22 +451,19 @@ public final class JitImages {
       throws Exception {
     long estimate = files.bytes() + (1L << 20);
     store.reserve(estimate).toCompletionStage().toCompletableFuture().get();
-    Path tmp = store.newTempFile();
-    try {
-      LayerBuilder.Built layer = LayerBuilder.build(files.entries(), rule.compression(), tmp, io.executor(), n -> {
-        progress.accept(n);
-      });
+    try (TempBlob temp = store.newTemp()) {
+      LayerBuilder.Built layer = LayerBuilder.build(files.entries(), rule.compression(), temp.channel(),
+          io.executor(), progress);
       metrics.jitBuildBytes().increment(layer.size());
-      store.commitBuilt(tmp, layer.digest());
+      temp.commitBuilt(new DigestingFileSink.Written(layer.digest(), layer.size()));
       return new Composer.Layer(layer.mediaType(), layer.digest(), layer.size(), layer.diffId());
     } finally {
-      Files.deleteIfExists(tmp);
       store.release(estimate);
     }
   }
 
   private boolean exists(Digest digest) {
-    return Files.exists(store.pathOf(digest)) && index.blob(digest).isPresent();
+    return store.holds(digest);
   }
 
   private void recordBuild(Plan plan, Made made) {

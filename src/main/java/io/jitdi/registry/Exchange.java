@@ -31,6 +31,8 @@ final class Exchange {
   private String cache = "-";
   private String image;
   private boolean reset;
+  private long sentBelowVertx;
+  private Runnable onClose;
 
   Exchange(HttpServerRequest request, JitdiMetrics metrics) {
     this.request = request;
@@ -38,7 +40,27 @@ final class Exchange {
     this.metrics = metrics;
     response.putHeader("Docker-Distribution-API-Version", "registry/2.0");
     response.endHandler(v -> done());
-    response.closeHandler(v -> done());
+    response.closeHandler(v -> {
+      Runnable hook = onClose;
+      if (hook != null) {
+        hook.run();
+      }
+      done();
+    });
+  }
+
+  /** Runs {@code hook} if the connection closes before the response ended (e.g. to stop a transfer). */
+  void onClose(Runnable hook) {
+    this.onClose = hook;
+  }
+
+  /** Counts body bytes sent past Vert.x's response (file regions), for the access log and metrics. */
+  void sentBelowVertx(long bytes) {
+    sentBelowVertx += bytes;
+  }
+
+  private long bytesSent() {
+    return response.bytesWritten() + sentBelowVertx;
   }
 
   HttpServerRequest request() {
@@ -108,13 +130,13 @@ final class Exchange {
     Duration took = Duration.ofNanos(System.nanoTime() - started);
     int status = reset || !response.ended() ? 0 : response.getStatusCode();
     metrics.httpRequest(request.method().name(), route, status, took);
-    if (image != null && response.bytesWritten() > 0) {
-      metrics.imageServed(image, response.bytesWritten());
+    if (image != null && bytesSent() > 0) {
+      metrics.imageServed(image, bytesSent());
     }
     if (ACCESS.isInfoEnabled()) {
       ACCESS.info("{} {} {} {} bytes={} ms={} cache={} ns={}", request.remoteAddress() == null ? "-"
           : request.remoteAddress().hostAddress(), request.method(), route, status == 0 ? "reset" : status,
-          response.bytesWritten(), took.toMillis(), cache, request.getParam("ns", "-"));
+          bytesSent(), took.toMillis(), cache, request.getParam("ns", "-"));
     }
   }
 }

@@ -3,7 +3,6 @@ package io.jitdi.registry;
 import io.jitdi.cache.Blobs;
 import io.jitdi.cache.Cache;
 import io.jitdi.cache.Manifests;
-import io.jitdi.cache.OpenBlob;
 import io.jitdi.config.ClientAuthConfig;
 import io.jitdi.jit.JitImages;
 import io.jitdi.jit.RuleSet;
@@ -17,9 +16,6 @@ import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.Reference;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.Tag;
-import io.jitdi.stream.GrowingFileSender;
-import io.jitdi.stream.Growth;
-import io.jitdi.stream.VerifiedRelay;
 import io.jitdi.upstream.Bodies;
 import io.jitdi.upstream.UpstreamErrors;
 import io.jitdi.upstream.UpstreamRouter;
@@ -32,9 +28,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.http.HttpVersion;
 import java.net.URLEncoder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Optional;
@@ -69,6 +63,7 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   private final MetricsEndpoint metricsEndpoint;
   private final ClientAuth auth;
   private final StatusReport status;
+  private final BlobResponder responder;
   private static final Buffer STATUS_HTML = loadStatusPage();
 
   /**
@@ -90,6 +85,7 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
     this.servedFromCache = metrics.servedBytesCounter(Source.cache);
     this.servedFromUpstream = metrics.servedBytesCounter(Source.upstream);
     this.status = new StatusReport(router, cache, jit, metrics);
+    this.responder = new BlobResponder(vertx, cache.blobs().io(), metrics);
   }
 
   private static Buffer loadStatusPage() {
@@ -179,8 +175,8 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
   }
 
   private void manifest(Exchange exchange, ApiPath path) {
-    Reference ref = Reference.parse(path.reference());
     Route route = route(exchange, path);
+    Reference ref = manifestReference(path.reference());
     exchange.image(route.registry() + "/" + route.name());
     if (ref.tag().isPresent()) {
       Optional<RuleSet.Match> match = jit.match(route.registry(), route.name(), ref.tag().get());
@@ -226,6 +222,23 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
       sendManifest(exchange, ar.result(), ar.result().result() == JitdiMetrics.CacheResult.miss ? servedFromUpstream
           : servedFromCache);
     });
+  }
+
+  /**
+   * The reference of a manifest request. Something that is not a valid tag names no manifest: 404
+   * {@code MANIFEST_UNKNOWN}, as distribution answers and the OCI conformance suite expects, without asking the
+   * upstream. A malformed digest stays 400 {@code DIGEST_INVALID}.
+   */
+  static Reference manifestReference(String text) {
+    try {
+      return Reference.parse(text);
+    } catch (RegistryException e) {
+      if (e.code() != ErrorCode.TAG_INVALID) {
+        throw e;
+      }
+      throw new RegistryException(ErrorCode.MANIFEST_UNKNOWN, "no manifest is known by " + e.getMessage()
+          .replaceFirst("^invalid tag", "the invalid tag"));
+    }
   }
 
   private static void sendManifest(Exchange exchange, Manifests.Answer answer, Counter served) {
@@ -295,157 +308,13 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
           return;
         }
         HttpServerResponse response = exchange.response();
-        blobHeaders(response, digest);
+        BlobResponder.blobHeaders(response, digest);
         ar.result().ifPresent(size -> response.putHeader("Content-Length", Long.toString(size)));
         response.setStatusCode(200).end();
       });
       return;
     }
-    blobs.get(upstream, repo, digest).onComplete(ar -> {
-      if (ar.failed()) {
-        exchange.fail(ar.cause());
-        return;
-      }
-      try {
-        Blobs.Answer answer = ar.result();
-        if (answer instanceof Blobs.Hit hit) {
-          sendHit(exchange, digest, hit.blob());
-        } else if (answer instanceof Blobs.Filling filling) {
-          sendFilling(exchange, digest, filling);
-        } else if (answer instanceof Blobs.Relaying relaying) {
-          sendRelay(exchange, digest, relaying);
-        }
-      } catch (RuntimeException e) {
-        exchange.fail(e);
-      }
-    });
-  }
-
-  private void sendHit(Exchange exchange, Digest digest, OpenBlob blob) {
-    exchange.cache(blob.jit() ? "jit" : "hit");
-    HttpServerResponse response = exchange.response();
-    Optional<ByteRange> range;
-    try {
-      range = ByteRange.parse(exchange.request().getHeader("Range"), blob.size());
-    } catch (RegistryException e) {
-      blob.close();
-      exchange.fail(e);
-      return;
-    }
-    long offset = range.map(ByteRange::start).orElse(0L);
-    long length = range.map(ByteRange::length).orElse(blob.size());
-    blobHeaders(response, digest);
-    range.ifPresent(r -> response.setStatusCode(206).putHeader("Content-Range", r.contentRange(blob.size())));
-    (blob.jit() ? servedFromJit : servedFromCache).increment(length);
-    if (exchange.request().version() == HttpVersion.HTTP_2) {
-      // HTTP/2 frames the body, so there is no zero-copy path; stream the pinned channel instead
-      response.putHeader("Content-Length", Long.toString(length)).writeHead();
-      stream(exchange, GrowingFileSender.start(vertx, blob.channel(), Growth.complete(blob.size()), offset,
-          offset + length, response, n -> { }), blob::close);
-      return;
-    }
-    response.closeHandler(v -> blob.close());
-    response.sendFile(blob.channel(), offset, length).onComplete(sent -> {
-      blob.close();
-      if (sent.failed()) {
-        LOG.debug("sending {} failed: {}", digest, sent.cause().toString());
-        exchange.resetConnection();
-      }
-    });
-  }
-
-  /** Ends the response when the sender is done, resets it when it fails, and releases what the read held. */
-  private static void stream(Exchange exchange, GrowingFileSender sender, Runnable release) {
-    HttpServerResponse response = exchange.response();
-    response.closeHandler(v -> sender.cancel());
-    sender.result().onComplete(sent -> {
-      release.run();
-      if (sent.succeeded()) {
-        response.end();
-      } else {
-        exchange.resetConnection();
-      }
-    });
-  }
-
-  private void sendFilling(Exchange exchange, Digest digest, Blobs.Filling filling) {
-    exchange.cache(filling.coalesced() ? "coalesced" : "miss");
-    HttpServerResponse response = exchange.response();
-    long size = filling.size();
-    Optional<ByteRange> range = ByteRange.parse(exchange.request().getHeader("Range"), size);
-    blobs.pin(digest);
-    filling.fill().openForRead().onComplete(opened -> {
-      if (opened.failed()) {
-        blobs.unpin(digest);
-        exchange.fail(opened.cause());
-        return;
-      }
-      FileChannel channel = opened.result();
-      Runnable release = () -> {
-        closeQuietly(channel);
-        blobs.unpin(digest);
-      };
-      if (response.closed()) {
-        release.run();
-        return;
-      }
-      blobHeaders(response, digest);
-      long start = range.map(ByteRange::start).orElse(0L);
-      long end = range.map(ByteRange::end).orElse(size >= 0 ? size : Long.MAX_VALUE);
-      if (range.isPresent()) {
-        response.setStatusCode(206).putHeader("Content-Range", range.get().contentRange(size));
-      }
-      if (size >= 0) {
-        response.putHeader("Content-Length", Long.toString(end - start));
-      } else {
-        response.setChunked(true);
-      }
-      response.writeHead();
-      stream(exchange, GrowingFileSender.start(vertx, channel, filling.fill(), start, end, response,
-          servedFromUpstream::increment), release);
-    });
-  }
-
-  private void sendRelay(Exchange exchange, Digest digest, Blobs.Relaying relaying) {
-    exchange.cache("miss");
-    HttpServerResponse response = exchange.response();
-    long size = relaying.size();
-    Optional<ByteRange> range;
-    try {
-      range = ByteRange.parse(exchange.request().getHeader("Range"), size);
-    } catch (RegistryException e) {
-      relaying.upstream().request().reset();
-      throw e;
-    }
-    long start = range.map(ByteRange::start).orElse(0L);
-    long end = range.map(ByteRange::end).orElse(size >= 0 ? size : Long.MAX_VALUE);
-    blobHeaders(response, digest);
-    if (range.isPresent()) {
-      response.setStatusCode(206).putHeader("Content-Range", range.get().contentRange(size));
-    }
-    if (size >= 0) {
-      response.putHeader("Content-Length", Long.toString(end - start));
-    } else {
-      response.setChunked(true);
-    }
-    response.writeHead();
-    VerifiedRelay relay = VerifiedRelay.start(relaying.upstream(), response, digest, size, start, end,
-        vertx.getOrCreateContext(), blobs.io().executor(), servedFromUpstream::increment);
-    response.closeHandler(v -> {
-      relay.cancel();
-      relaying.upstream().request().reset();
-    });
-    relay.result().onComplete(sent -> {
-      if (sent.succeeded()) {
-        response.end();
-      } else {
-        if (sent.cause() instanceof RegistryException e && e.code() == ErrorCode.DIGEST_INVALID) {
-          metrics.digestMismatch(exchange.request().getParam("ns", "default"));
-        }
-        relaying.upstream().request().reset();
-        exchange.resetConnection();
-      }
-    });
+    blobs.get(upstream, repo, digest).onSuccess(body -> responder.send(exchange, body)).onFailure(exchange::fail);
   }
 
   private void tags(Exchange exchange, ApiPath path) {
@@ -509,22 +378,6 @@ public final class RegistryHandler implements Handler<HttpServerRequest> {
 
   private static void json(Exchange exchange, int status, String body) {
     exchange.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(body);
-  }
-
-  private static void blobHeaders(HttpServerResponse response, Digest digest) {
-    response.putHeader("Content-Type", "application/octet-stream")
-        .putHeader("Docker-Content-Digest", digest.toString())
-        .putHeader("ETag", "\"" + digest + "\"")
-        .putHeader("Accept-Ranges", "bytes")
-        .putHeader("Cache-Control", "max-age=31536000");
-  }
-
-  private static void closeQuietly(FileChannel channel) {
-    try {
-      channel.close();
-    } catch (java.io.IOException ignored) {
-      // read-only
-    }
   }
 
   private static String clip(String s) {

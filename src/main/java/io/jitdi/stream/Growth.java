@@ -1,32 +1,32 @@
 package io.jitdi.stream;
 
 import io.vertx.core.Future;
-import io.vertx.core.buffer.Buffer;
-import java.util.Optional;
 
 /**
- * How far a file that is still being written may be read. Implemented by a blob fill; read by
- * {@link GrowingFileSender}.
+ * How far the content of a file that may still be being written can be read, and whether it is verified yet.
+ * Implemented by a blob fill; a committed blob is {@link #complete(long) complete}.
+ *
+ * <p>Readers must not let a client take unverified bytes for a complete answer: whatever they send from this file, they
+ * hold back the last byte of their response until {@link #verified()} has succeeded, and reset the response if it
+ * fails.
  */
 public interface Growth {
-  /** Bytes from the start of the file that may be read now. Never decreases. */
+  /** Bytes from the start of the file that are written and may be read now (not necessarily verified). */
   long readable();
 
   /**
-   * Completes with the new {@link #readable()} once it exceeds {@code position}; completes with {@code -1} when the
-   * content is complete and ends at {@code position}; fails when the content failed (a cut or a digest mismatch).
+   * Completes once the whole content was verified against its digest and size (then {@link #readable()} is the
+   * content's size); fails when the content failed (a cut it could not recover from, or a mismatch).
    */
-  Future<Long> awaitBeyond(long position);
+  Future<Void> verified();
 
   /**
-   * Up to {@code max} readable bytes at {@code position} if they are still held in memory; empty when they must be
-   * read from the file.
+   * Completes once {@link #readable()} exceeds {@code position} or the content is verified (nothing more will come);
+   * fails when the content failed.
    */
-  default Optional<Buffer> recent(long position, int max) {
-    return Optional.empty();
-  }
+  Future<Void> awaitBeyond(long position);
 
-  /** A file that is already complete at {@code size} bytes. */
+  /** A file that is already complete and verified at {@code size} bytes. */
   static Growth complete(long size) {
     return new Growth() {
       @Override
@@ -35,8 +35,13 @@ public interface Growth {
       }
 
       @Override
-      public Future<Long> awaitBeyond(long position) {
-        return Future.succeededFuture(position < size ? size : -1L);
+      public Future<Void> verified() {
+        return Future.succeededFuture();
+      }
+
+      @Override
+      public Future<Void> awaitBeyond(long position) {
+        return Future.succeededFuture();
       }
     };
   }

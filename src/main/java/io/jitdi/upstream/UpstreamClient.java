@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.OptionalLong;
 
 /**
@@ -133,21 +134,23 @@ public final class UpstreamClient {
   }
 
   /**
-   * GETs a blob from {@code offset} on. The response is 200 (whole blob, only when {@code offset} is 0) or 206
-   * starting exactly at {@code offset}; anything else fails with the mapped error.
+   * GETs a blob from {@code offset} on. The answer is 200 (whole blob, only when {@code offset} is 0) or 206 starting
+   * exactly at {@code offset}, and its body is read as Netty buffers ({@link UpstreamBody}); anything else fails with
+   * the mapped error.
    */
-  public Future<HttpClientResponse> blob(RepositoryName repo, Digest digest, long offset) {
+  public Future<UpstreamBody> blob(RepositoryName repo, Digest digest, long offset) {
     MultiMap headers = MultiMap.caseInsensitiveMultiMap();
     if (offset > 0) {
       headers.set("Range", "bytes=" + offset + "-");
     }
-    return send(HttpMethod.GET, repo, "blobs/" + digest, headers, "blob").compose(response -> {
+    AtomicReference<UpstreamBody> tapped = new AtomicReference<>();
+    return send(HttpMethod.GET, repo, "blobs/" + digest, headers, "blob", tapped).compose(response -> {
       int status = response.statusCode();
-      if (status == 200 && offset == 0) {
-        return Future.succeededFuture(response);
-      }
-      if (status == 206 && offset > 0 && contentRangeStart(response.getHeader("Content-Range")) == offset) {
-        return Future.succeededFuture(response);
+      boolean whole = status == 200 && offset == 0;
+      boolean resumed = status == 206 && offset > 0
+          && contentRangeStart(response.getHeader("Content-Range")) == offset;
+      if (whole || resumed) {
+        return Future.succeededFuture(body(response, tapped.get()));
       }
       if (status == 200 || status == 206) {
         response.request().reset();
@@ -156,6 +159,20 @@ public final class UpstreamClient {
       }
       return UpstreamErrors.of(key(), UpstreamErrors.Subject.blob, response).compose(Future::failedFuture);
     });
+  }
+
+  /** The body of a 2xx blob response: the tapped one, or one fed from the Vert.x response where no tap fit. */
+  private UpstreamBody body(HttpClientResponse response, UpstreamBody tapped) {
+    if (tapped != null && tapped.diverted()) {
+      // Vert.x only sees the head and an empty end; let it finish the exchange so the connection is pooled again
+      response.handler(ignored -> { });
+      response.exceptionHandler(ignored -> { });
+      response.resume();
+      return tapped;
+    }
+    UpstreamBody fed = new UpstreamBody(config.idleTimeout().toMillis());
+    fed.feedFrom(response, io.vertx.core.Vertx.currentContext());
+    return fed;
   }
 
   /** HEADs a blob and gives its size (empty when the upstream does not say). */
@@ -182,11 +199,17 @@ public final class UpstreamClient {
    */
   public Future<HttpClientResponse> send(HttpMethod method, RepositoryName repo, String subpath, MultiMap headers,
       String kind) {
+    return send(method, repo, subpath, headers, kind, null);
+  }
+
+  /** As {@link #send}; with {@code tapped}, each attempt arms a {@link BodyTap} and leaves its body there. */
+  private Future<HttpClientResponse> send(HttpMethod method, RepositoryName repo, String subpath, MultiMap headers,
+      String kind, AtomicReference<UpstreamBody> tapped) {
     String ns = config.sendNs() ? (subpath.indexOf('?') >= 0 ? "&" : "?") + "ns=" + config.key() : "";
     URI url = URI.create(config.url().getScheme() + "://" + config.url().getRawAuthority() + config.pathPrefix()
         + "/v2/" + repo + "/" + subpath + ns);
     String scope = "repository:" + repo + ":pull";
-    return authorization(scope).compose(auth -> attempt(method, url, headers, auth, kind, 0)
+    return authorization(scope).compose(auth -> attempt(method, url, headers, auth, kind, 0, tapped)
         .compose(response -> {
           if (response.statusCode() != 401) {
             return Future.succeededFuture(response);
@@ -201,12 +224,12 @@ public final class UpstreamClient {
               tokens.invalidate(tokenKey(c, challengeScope), auth.substring("Bearer ".length()));
             }
             return Bodies.discard(response).compose(v -> token(c, challengeScope))
-                .compose(token -> attempt(method, url, headers, "Bearer " + token, kind, 0));
+                .compose(token -> attempt(method, url, headers, "Bearer " + token, kind, 0, tapped));
           }
           if (Challenge.find(challenges, "basic").isPresent() && config.username().isPresent()
               && (auth == null || !auth.startsWith("Basic "))) {
             basic = true;
-            return Bodies.discard(response).compose(v -> attempt(method, url, headers, basicHeader(), kind, 0));
+            return Bodies.discard(response).compose(v -> attempt(method, url, headers, basicHeader(), kind, 0, tapped));
           }
           return Future.succeededFuture(response);
         }));
@@ -224,7 +247,7 @@ public final class UpstreamClient {
   }
 
   private Future<HttpClientResponse> attempt(HttpMethod method, URI url, MultiMap headers, String authorization,
-      String kind, int hops) {
+      String kind, int hops, AtomicReference<UpstreamBody> tapped) {
     RequestOptions options = new RequestOptions()
         .setMethod(method)
         .setAbsoluteURI(url.toString())
@@ -237,7 +260,12 @@ public final class UpstreamClient {
       options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
     }
     long started = System.nanoTime();
-    return http.request(options).compose(request -> request.send())
+    return http.request(options).compose(request -> {
+          if (tapped != null) {
+            tapped.set(BodyTap.arm(request, config.idleTimeout().toMillis()));
+          }
+          return request.send();
+        })
         .andThen(ar -> metrics.upstreamRequest(key(), kind,
             ar.succeeded() ? Integer.toString(ar.result().statusCode()) : "error",
             Duration.ofNanos(System.nanoTime() - started)))
@@ -267,7 +295,7 @@ public final class UpstreamClient {
           HttpMethod nextMethod = response.statusCode() == 303 && method != HttpMethod.HEAD ? HttpMethod.GET : method;
           URI target = next;
           return Bodies.discard(response)
-              .compose(v -> attempt(nextMethod, target, headers, authorization, kind, hops + 1));
+              .compose(v -> attempt(nextMethod, target, headers, authorization, kind, hops + 1, tapped));
         });
   }
 

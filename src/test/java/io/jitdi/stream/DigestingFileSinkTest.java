@@ -2,27 +2,30 @@ package io.jitdi.stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jitdi.oci.Digest;
-import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
-import io.vertx.junit5.VertxExtension;
-import io.vertx.junit5.VertxTestContext;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-@ExtendWith(VertxExtension.class)
 class DigestingFileSinkTest {
   @TempDir
   Path dir;
@@ -33,47 +36,53 @@ class DigestingFileSinkTest {
     pool.shutdownNow();
   }
 
+  private static ByteBuf direct(byte[] content, int from, int to) {
+    ByteBuf buf = PooledByteBufAllocator.DEFAULT.directBuffer(to - from);
+    buf.writeBytes(content, from, to - from);
+    return buf;
+  }
+
   @Test
-  void writesEveryByteAndDigestsThem(Vertx vertx, VertxTestContext test) throws Exception {
-    byte[] content = new byte[3 * 1024 * 1024 + 17];
+  void writesAndDigestsEveryByteOfDirectBuffersAndReleasesThem() throws Exception {
+    byte[] content = new byte[20 * 1024 * 1024 + 17];
     new Random(7).nextBytes(content);
     Path file = dir.resolve("blob");
     FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     AtomicLong progress = new AtomicLong();
-    vertx.runOnContext(v -> {
-      DigestingFileSink sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), pool,
-          (offset, data, total) -> progress.set(total));
-      sink.setWriteQueueMaxSize(64 * 1024);
-      int drains = 0;
-      for (int at = 0; at < content.length; at += 10_000) {
-        sink.write(Buffer.buffer(java.util.Arrays.copyOfRange(content, at, Math.min(content.length, at + 10_000))));
-        if (sink.writeQueueFull()) {
-          drains++;
-        }
+    DigestingFileSink sink = new DigestingFileSink(channel, pool, progress::set);
+    List<ByteBuf> handed = new ArrayList<>();
+    int full = 0;
+    for (int at = 0; at < content.length; at += 100_000) {
+      ByteBuf chunk = direct(content, at, Math.min(content.length, at + 100_000));
+      handed.add(chunk);
+      if (!sink.write(chunk)) {
+        full++;
+        CountDownLatch drained = new CountDownLatch(1);
+        sink.whenDrained(drained::countDown);
+        assertTrue(drained.await(10, TimeUnit.SECONDS), "the queue drains");
       }
-      assertTrue(drains > 0, "a 64 KiB queue must fill up");
-      sink.end().compose(x -> sink.result()).onComplete(test.succeeding(written -> test.verify(() -> {
-        channel.close();
-        assertEquals(content.length, written.size());
-        assertEquals(Digest.sha256Of(content), written.digest());
-        assertEquals(content.length, progress.get());
-        assertArrayEquals(content, Files.readAllBytes(file));
-        test.completeNow();
-      })));
-    });
+    }
+    assertTrue(full > 0, "20 MiB written at once fills the 8 MiB queue");
+    DigestingFileSink.Written written = sink.end().get(10, TimeUnit.SECONDS);
+    channel.close();
+    assertEquals(content.length, written.size());
+    assertEquals(Digest.sha256Of(content), written.digest());
+    assertEquals(content.length, progress.get());
+    assertArrayEquals(content, Files.readAllBytes(file));
+    assertTrue(handed.stream().allMatch(b -> b.refCnt() == 0), "every buffer is released once hashed and written");
   }
 
   @Test
-  void failsWritesAndTheResultAfterAnAbort(Vertx vertx, VertxTestContext test) throws Exception {
+  void dropsWritesAndFailsTheResultAfterAnAbort() throws Exception {
     FileChannel channel = FileChannel.open(dir.resolve("b"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-    vertx.runOnContext(v -> {
-      DigestingFileSink sink = new DigestingFileSink(channel, vertx.getOrCreateContext(), pool, (o, d, t) -> { });
-      sink.abort(new IllegalStateException("cut"));
-      assertTrue(sink.write(Buffer.buffer("x")).failed());
-      sink.end().onComplete(test.failing(e -> test.verify(() -> {
-        assertEquals("cut", e.getMessage());
-        test.completeNow();
-      })));
-    });
+    DigestingFileSink sink = new DigestingFileSink(channel, pool, n -> { });
+    sink.abort(new IllegalStateException("cut"));
+    ByteBuf late = direct(new byte[] {1, 2, 3}, 0, 3);
+    assertFalse(sink.write(late), "a write after the abort is refused");
+    assertEquals(0, late.refCnt(), "and its buffer released");
+    ExecutionException e = assertThrows(ExecutionException.class, () -> sink.end().get(10, TimeUnit.SECONDS));
+    assertEquals("cut", e.getCause().getMessage());
+    assertEquals(0, Files.size(dir.resolve("b")));
+    channel.close();
   }
 }

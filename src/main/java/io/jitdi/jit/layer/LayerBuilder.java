@@ -61,13 +61,21 @@ public final class LayerBuilder {
     };
   }
 
+  /** As {@link #build(List, Compression, FileChannel, Executor, LongConsumer)}, into a new file {@code out}. */
+  public static Built build(List<Entry> entries, Compression compression, Path out, Executor pool,
+      LongConsumer progress) throws IOException {
+    try (FileChannel channel = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      return build(entries, compression, channel, pool, progress);
+    }
+  }
+
   /**
-   * Writes the layer to {@code out} (created, must not exist).
+   * Writes the layer into {@code channel} from its position on; the channel stays open.
    *
    * @param progress told the bytes of file content written so far
    * @throws IOException when a source fails or gives other than its declared size, or on a path conflict
    */
-  public static Built build(List<Entry> entries, Compression compression, Path out, Executor pool,
+  public static Built build(List<Entry> entries, Compression compression, FileChannel channel, Executor pool,
       LongConsumer progress) throws IOException {
     TreeMap<String, Object> sorted = new TreeMap<>();
     for (Entry e : entries) {
@@ -89,7 +97,7 @@ public final class LayerBuilder {
         throw new IOException("/" + name + " would be both a file and a directory");
       }
     }
-    try (FileChannel channel = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+    {
       HashingFileWriter file = new HashingFileWriter(channel, pool);
       MessageDigest tarDigest = compression == Compression.none ? null : Digest.newSha256();
       OutputStream compressed = switch (compression) {

@@ -2,7 +2,6 @@ package io.jitdi.jmh;
 
 import io.jitdi.cache.BlobRecord;
 import io.jitdi.cache.BlobStore;
-import io.jitdi.cache.CacheLayout;
 import io.jitdi.cache.Index;
 import io.jitdi.concurrent.Io;
 import io.jitdi.metrics.JitdiMetrics;
@@ -53,7 +52,6 @@ public class IndexLookupBenchmark {
   @Setup
   public void setUp() throws Exception {
     dir = Files.createTempDirectory("jmh-index");
-    CacheLayout layout = new CacheLayout(dir);
     io = new Io();
     index = Index.open(dir.resolve("index"));
     digests = new Digest[1024];
@@ -64,7 +62,7 @@ public class IndexLookupBenchmark {
         digests[i / (RECORDS / digests.length)] = d;
       }
     }
-    store = new BlobStore(layout, index, io, Clock.systemUTC(), new JitdiMetrics(), 1L << 40);
+    store = new BlobStore(dir, index, io, Clock.systemUTC(), new JitdiMetrics(), 1L << 40);
     // the first lookup loads the record into Caffeine on the IO pool; wait until every one answers from memory
     for (Digest d : digests) {
       while (!store.record(d).isComplete()) {
