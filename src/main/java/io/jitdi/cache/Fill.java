@@ -1,5 +1,6 @@
 package io.jitdi.cache;
 
+import io.jitdi.cache.BlobStore.TempBlob;
 import io.jitdi.concurrent.Io;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.Digest;

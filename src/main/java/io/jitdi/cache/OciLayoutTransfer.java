@@ -1,5 +1,6 @@
 package io.jitdi.cache;
 
+import io.jitdi.cache.BlobStore.TempBlob;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

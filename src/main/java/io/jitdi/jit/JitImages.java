@@ -7,7 +7,7 @@ import io.jitdi.cache.Cache;
 import io.jitdi.cache.Index;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.BlobBody;
-import io.jitdi.cache.TempBlob;
+import io.jitdi.cache.BlobStore.TempBlob;
 import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.concurrent.Io;
 import io.jitdi.concurrent.SingleFlight;

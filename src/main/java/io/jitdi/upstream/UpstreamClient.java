@@ -202,7 +202,7 @@ public final class UpstreamClient {
     return send(method, repo, subpath, headers, kind, null);
   }
 
-  /** As {@link #send}; with {@code tapped}, each attempt arms a {@link BodyTap} and leaves its body there. */
+  /** As {@link #send}; with {@code tapped}, each attempt arms a {@link UpstreamBody.Tap} and leaves its body there. */
   private Future<HttpClientResponse> send(HttpMethod method, RepositoryName repo, String subpath, MultiMap headers,
       String kind, AtomicReference<UpstreamBody> tapped) {
     String ns = config.sendNs() ? (subpath.indexOf('?') >= 0 ? "&" : "?") + "ns=" + config.key() : "";
@@ -262,7 +262,7 @@ public final class UpstreamClient {
     long started = System.nanoTime();
     return http.request(options).compose(request -> {
           if (tapped != null) {
-            tapped.set(BodyTap.arm(request, config.idleTimeout().toMillis()));
+            tapped.set(UpstreamBody.Tap.arm(request, config.idleTimeout().toMillis()));
           }
           return request.send();
         })
