@@ -15,6 +15,7 @@ import io.vertx.core.http.HttpMethod;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,11 +39,59 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  */
 public final class Bench {
   private static final String OCI = "application/vnd.oci.image.manifest.v1+json";
-  private static final String TEMURIN_25 = "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java";
+  /** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
+  private static final long CLK_TCK = clockTicks();
+  /** Warm GETs a proxy gets at most before figure 1 gives up waiting for its upstream to go quiet. */
+  private static final int MAX_WARM_GETS = 20;
 
-  /** One figure: samples for jitdi and for the peer, and how to read them. */
+  /** One figure: samples for jitdi and for the peer, and how to read them; empty samples for an absent row. */
   record Figure(String id, String name, String unit, List<Double> jitdi, String peerName, List<Double> peer,
-      boolean higherIsBetter, String target, Boolean met, String note) {}
+      boolean higherIsBetter, String target, Boolean met, String note) {
+    static Figure absent(String id, String name, String why) {
+      return new Figure(id, name, "", List.of(), "", List.of(), false, "", null, why);
+    }
+
+    boolean isAbsent() {
+      return jitdi.isEmpty();
+    }
+  }
+
+  /**
+   * A JDK to run jitdi on: {@code java} is its launcher, null for the harness's own; {@code suffix} marks its figure
+   * ids (2b, 2d-b, 5b); {@code absent} says why it could not be found, null when it was.
+   */
+  record Jdk(String name, String java, String suffix, String absent) {
+    List<String> options() {
+      return java == null ? List.of() : List.of("java=" + java);
+    }
+
+    String tag() {
+      return name.replace(' ', '-');
+    }
+
+    String id(String figure) {
+      return figure + (suffix.isEmpty() ? "" : figure.length() == 1 ? suffix : "-" + suffix);
+    }
+  }
+
+  /** Paired samples of one quantity: jitdi's and the peer's. */
+  static final class Series {
+    final List<Double> jitdi = new ArrayList<>();
+    final List<Double> peer = new ArrayList<>();
+
+    void add(boolean isJitdi, double value) {
+      (isJitdi ? jitdi : peer).add(value);
+    }
+  }
+
+  /** A proxy under test as a process: where it answers, its PID, and its directory (deleted when it stops). */
+  record Server(String url, long pid, Path dir, AutoCloseable handle) {}
+
+  /**
+   * One cold pull: the client's time, the proxy's CPU seconds right after it and once it went idle again, and how
+   * many GETs of the blob the proxy sent the upstream by then.
+   */
+  record Pull(double seconds, double cpu, double cpuIdle, long upstreamGets) {}
 
   private final boolean quick;
   /** Figure numbers to run; empty for all. */
@@ -51,14 +100,19 @@ public final class Bench {
   private final int runs;
   private final long big;
   private final long medium;
+  /** Size of each blob pulled to warm a process up before a cold figure. */
+  private final long warmup;
   private final List<Figure> figures = new ArrayList<>();
+  /** How the figures were measured, where the table alone does not say; written in the report's header. */
+  private final List<String> methods = new ArrayList<>();
   private final List<AutoCloseable> open = new ArrayList<>();
+  private final Jdk defaultJdk = new Jdk("JDK " + Runtime.version().feature(), null, "", null);
+  private Jdk jdk25;
   private DockerRegistry upstream;
   private Images.Pushed bigImage;
   private Images.Pushed mediumImage;
-  private Images.Pushed warmupImage;
-  /** Size of the blob pulled to warm a process up before a cold figure. */
-  private final long warmup;
+  /** Distinct blobs pulled through a fresh process before a cold figure, so that its serving path is compiled. */
+  private final List<Images.Pushed> warmupImages = new ArrayList<>();
 
   Bench(boolean quick, Path work, Set<String> only) {
     this.quick = quick;
@@ -67,7 +121,7 @@ public final class Bench {
     this.runs = 5;
     this.big = quick ? 64L << 20 : 1L << 30;
     this.medium = quick ? 32L << 20 : 512L << 20;
-    this.warmup = quick ? 16L << 20 : 64L << 20;
+    this.warmup = quick ? 16L << 20 : 256L << 20;
   }
 
   public static void main(String[] args) throws Exception {
@@ -124,22 +178,29 @@ public final class Bench {
 
   void run() throws Exception {
     Tools.require();
-    log("upstream: docker-registry with generated images (" + mib(big) + " MiB and " + mib(medium) + " MiB blobs)");
+    jdk25 = findJdk25();
+    log(jdk25.absent() == null ? "JDK 25: " + jdk25.name() + " at " + jdk25.java()
+        : "JDK 25: ABSENT (" + jdk25.absent() + "); its rows (2b, 2d-b, 2d-idle-b, 5b) are marked absent");
+    log("upstream: docker-registry with generated images (" + mib(big) + " MiB and " + mib(medium) + " MiB blobs, "
+        + "3 x " + mib(warmup) + " MiB and 2 x " + mib(big) + " MiB warm-up blobs)");
     upstream = keep(DockerRegistry.start(work.resolve("upstream")));
     bigImage = Images.pushRandomImage(upstream, work, "bench/big", "v1", big, 1);
     mediumImage = Images.pushRandomImage(upstream, work, "bench/medium", "v1", medium, 2);
-    warmupImage = Images.pushRandomImage(upstream, work, "bench/warmup", "v1", warmup, 3);
+    for (int i = 1; i <= 3; i++) {
+      warmupImages.add(Images.pushRandomImage(upstream, work, "bench/warmup", "v" + i, warmup, 30 + i));
+    }
+    // then two pulls the size of the measured one: a JVM compiles some of the serving path only at that size
+    for (int i = 4; i <= 5; i++) {
+      warmupImages.add(Images.pushRandomImage(upstream, work, "bench/warmup", "v" + i, big, 30 + i));
+    }
     Images.pushBusybox(upstream, "library/busybox", "latest");
     Files.writeString(work.resolve("warm"), "");
-    boolean temurin = Files.isExecutable(Path.of(TEMURIN_25));
     if (wanted("1")) {
       warmBlob();
     }
     if (wanted("2")) {
-      coldBlob(null);
-      if (temurin) {
-        coldBlob(TEMURIN_25);
-      }
+      coldBlob(defaultJdk);
+      coldBlob(jdk25);
     }
     if (wanted("3")) {
       concurrentCold();
@@ -148,10 +209,8 @@ public final class Bench {
       manifestHeads();
     }
     if (wanted("5")) {
-      jitBuild(null);
-      if (temurin) {
-        jitBuild(TEMURIN_25);
-      }
+      jitBuild(defaultJdk);
+      jitBuild(jdk25);
     }
     if (wanted("6")) {
       peakRss();
@@ -170,70 +229,229 @@ public final class Bench {
 
   // ---- figure 1 ----------------------------------------------------------------------------------------------
 
+  /**
+   * Warm GETs of a cached blob. A proxy counts as warm once two GETs in a row added no GET of the blob to the
+   * upstream's access log: right after its first GET, distribution still stores the blob in the background and
+   * answers further GETs from its upstream again. The same curl straight from the upstream docker-registry, and from
+   * busybox httpd (which sends the upstream's blob file with sendfile), give the client's side for reference.
+   */
   private void warmBlob() throws Exception {
     log("1. warm blob GET of " + mib(big) + " MiB");
     Jitdi jitdi = keep(startJitdi("f1-jitdi", upstream.url(), List.of()));
     DockerRegistry dist = keep(DockerRegistry.start(work.resolve("f1-dist"), upstream.url()));
-    String path = "/v2/" + bigImage.repo() + "/blobs/" + bigImage.layer();
-    for (String base : List.of(jitdi.url(), dist.url())) {
-      curl(base + path);
-      curl(base + path);
-    }
-    List<Double> j = new ArrayList<>();
-    List<Double> d = new ArrayList<>();
+    int httpdPort = Ports.free();
+    Proc httpd = keep(sendfileServer(upstream.blobData(bigImage.layer()).getParent(), httpdPort));
+    String path = blobPath(bigImage);
+    String sendfileUrl = "http://127.0.0.1:" + httpdPort + "/data";
+    String jitdiWarm = warmUntilUpstreamQuiet("jitdi", jitdi.url() + path);
+    String distWarm = warmUntilUpstreamQuiet("distribution", dist.url() + path);
+    curl(upstream.url() + path);
+    curl(sendfileUrl);
+    Series vsDist = new Series();
+    List<Double> direct = new ArrayList<>();
+    List<Double> sendfile = new ArrayList<>();
+    long before = proxyGetsUpstream(bigImage);
     for (int i = 0; i < runs; i++) {
-      j.add(gbps(curl(jitdi.url() + path)));
-      d.add(gbps(curl(dist.url() + path)));
+      vsDist.add(true, gbps(curl(jitdi.url() + path)));
+      vsDist.add(false, gbps(curl(dist.url() + path)));
+      direct.add(gbps(curl(upstream.url() + path)));
+      sendfile.add(gbps(curl(sendfileUrl)));
     }
-    figures.add(new Figure("1", "warm blob GET throughput, " + mib(big) + " MiB (curl to /dev/null)", "GB/s", j,
-        "distribution", d, true, "jitdi >= 1.2x distribution", ratio(j, d) >= 1.2, ""));
+    sleep(300);
+    long leaked = proxyGetsUpstream(bigImage) - before;
+    methods.add("figure 1 warming: each proxy was sent GETs of the blob until two in a row added no proxy GET of it "
+        + "to the upstream's access log (at most " + MAX_WARM_GETS + "): jitdi " + jitdiWarm + ", distribution "
+        + distWarm + "; the measured GETs then caused " + leaked + " upstream GETs");
+    String name = "warm blob GET throughput, " + mib(big) + " MiB (curl to /dev/null)";
+    figures.add(new Figure("1", name, "GB/s", vsDist.jitdi, "distribution", vsDist.peer, true,
+        "jitdi >= 1.2x distribution", ratio(vsDist.jitdi, vsDist.peer) >= 1.2, "both warmed until their upstream "
+        + "went quiet (see the header): after its first GET, distribution stores the blob in the background and "
+        + "answers from its upstream meanwhile"));
+    figures.add(new Figure("1-limit", name + ": jitdi against the upstream docker-registry itself", "GB/s",
+        vsDist.jitdi, "upstream docker-registry, same curl", direct, true, "(reported)", null, "docker-registry "
+        + "copies the file through user space (read + 32 KiB writes, seen with strace), it does not use sendfile; "
+        + "distribution's proxy serves its cached blobs the same way"));
+    figures.add(new Figure("1-sendfile", name + ": jitdi against a sendfile server", "GB/s", vsDist.jitdi,
+        "busybox httpd (sendfile) of the upstream's blob file, same curl", sendfile, true, "(reported)", null,
+        "the client's own limit: one sendfile call per response, no HTTP registry logic"));
+    stop(httpd);
     stop(dist);
     stop(jitdi);
+  }
+
+  /** busybox httpd serving {@code dir} on {@code port} in the foreground; it answers with sendfile. */
+  private Proc sendfileServer(Path dir, int port) {
+    Proc httpd = Proc.start("busybox httpd", work.resolve("httpd.log"), Map.of(), List.of("busybox", "httpd", "-f",
+        "-p", "127.0.0.1:" + port, "-h", dir.toString()));
+    httpd.await("busybox httpd to answer", Duration.ofSeconds(10), () -> {
+      try {
+        return Http.get("http://127.0.0.1:" + port + "/").status() > 0;
+      } catch (RuntimeException e) {
+        return false;
+      }
+    });
+    return httpd;
+  }
+
+  /**
+   * GETs {@code url} until two GETs in a row add no proxy GET of the big blob to the upstream's access log, at most
+   * {@link #MAX_WARM_GETS} times; says how many GETs that took and how many upstream GETs they caused.
+   */
+  private String warmUntilUpstreamQuiet(String who, String url) {
+    long start = proxyGetsUpstream(bigImage);
+    long seen = start;
+    int quiet = 0;
+    int gets = 0;
+    while (quiet < 2 && gets < MAX_WARM_GETS) {
+      curl(url);
+      gets++;
+      // the upstream logs a GET when its response is done, a moment after the proxy's client may be
+      sleep(300);
+      long now = proxyGetsUpstream(bigImage);
+      quiet = now == seen ? quiet + 1 : 0;
+      seen = now;
+    }
+    String how = gets + " GETs (" + (seen - start) + " upstream GETs)";
+    if (quiet < 2) {
+      how += ", NOT QUIET after " + MAX_WARM_GETS + " GETs: the figure includes upstream fetches";
+    }
+    log("  " + who + " warm after " + how);
+    return how;
+  }
+
+  /** GETs of {@code image}'s layer in the upstream's access log that a proxy made (curl's own are left out). */
+  private long proxyGetsUpstream(Images.Pushed image) {
+    String request = "\"GET " + blobPath(image) + " ";
+    return upstream.proc().log().lines().filter(l -> l.contains(request) && !l.contains("\"curl/")).count();
   }
 
   // ---- figure 2 ----------------------------------------------------------------------------------------------
 
   /**
-   * Each run starts both proxies with empty caches. Figure 2 first pulls a different, smaller blob through each, so
-   * that the process is past its start-up (JIT compilation of the serving path) and only the cache is cold: a node's
-   * proxy runs for days. Figure 2c is the same pull as the very first request after the process started.
+   * Each run starts both proxies with empty caches and pulls the same blob through each (in alternating order).
+   * Figures 2 and 2d first pull the distinct warm-up blobs through the fresh process, so that it is past its start-up
+   * (JIT compilation of the serving path) and only the cache is cold: a node's proxy runs for days; figure 2d is the
+   * proxy process's own CPU time for the cold pull. Figure 2c is the same pull as the very first request after the
+   * process started.
    */
-  private void coldBlob(String java) throws Exception {
-    String jdk = java == null ? "JDK 17" : "Temurin 25";
-    String tag = jdk.replace(' ', '-');
-    log("2. cold GET of " + mib(big) + " MiB, fresh caches each run (jitdi on " + jdk + ")");
-    String path = "/v2/" + bigImage.repo() + "/blobs/" + bigImage.layer();
-    String warmup = "/v2/" + warmupImage.repo() + "/blobs/" + warmupImage.layer();
-    List<String> options = java == null ? List.of() : List.of("java=" + java);
-    List<Double> j = new ArrayList<>();
-    List<Double> d = new ArrayList<>();
-    List<Double> jFirst = new ArrayList<>();
-    List<Double> dFirst = new ArrayList<>();
+  private void coldBlob(Jdk jdk) throws Exception {
+    String blob = "cold pull of a " + mib(big) + " MiB blob";
+    String warmed = ", process warmed up by 5 other pulls (3 x " + mib(warmup) + " and 2 x " + mib(big)
+        + " MiB; jitdi on " + jdk.name() + ")";
+    String timeName = blob + ", fresh caches" + warmed;
+    String cpuName = "proxy process CPU seconds (utime+stime) per GiB of a " + blob.substring(5) + warmed;
+    String idleName = "the same CPU seconds, read once the proxy is idle again (blob stored; jitdi on " + jdk.name()
+        + ")";
+    if (jdk.absent() != null) {
+      absent(jdk, "2", timeName);
+      absent(jdk, "2d", cpuName);
+      absent(jdk, "2d-idle", idleName);
+      return;
+    }
+    log("2. cold GET of " + mib(big) + " MiB, fresh caches each run (jitdi on " + jdk.name() + ")");
+    boolean withFirstRequest = jdk == defaultJdk;
+    Series time = new Series();
+    Series cpu = new Series();
+    Series idle = new Series();
+    Series fetches = new Series();
+    Series firstTime = new Series();
+    double gib = big / (double) (1L << 30);
     for (int i = 0; i < runs; i++) {
-      Jitdi jitdi = keep(startJitdi("f2-jitdi-" + tag + i, upstream.url(), options));
-      curl(jitdi.url() + warmup);
-      j.add(seconds(curl(jitdi.url() + path)));
-      stop(jitdi);
-      DockerRegistry dist = keep(DockerRegistry.start(work.resolve("f2-dist-" + tag + i), upstream.url()));
-      curl(dist.url() + warmup);
-      d.add(seconds(curl(dist.url() + path)));
-      stop(dist);
-      if (java == null) {
-        jitdi = keep(startJitdi("f2c-jitdi-" + i, upstream.url(), options));
-        jFirst.add(seconds(curl(jitdi.url() + path)));
-        stop(jitdi);
-        dist = keep(DockerRegistry.start(work.resolve("f2c-dist-" + i), upstream.url()));
-        dFirst.add(seconds(curl(dist.url() + path)));
-        stop(dist);
+      for (boolean isJitdi : i % 2 == 0 ? List.of(true, false) : List.of(false, true)) {
+        Pull pull = coldPull(startServer(isJitdi, "f2-" + jdk.tag() + "-" + i, jdk), true);
+        time.add(isJitdi, pull.seconds());
+        cpu.add(isJitdi, pull.cpu() / gib);
+        idle.add(isJitdi, pull.cpuIdle() / gib);
+        fetches.add(isJitdi, pull.upstreamGets());
+        if (withFirstRequest) {
+          firstTime.add(isJitdi, coldPull(startServer(isJitdi, "f2c-" + i, jdk), false).seconds());
+        }
       }
     }
-    figures.add(new Figure(java == null ? "2" : "2b", "cold pull of a " + mib(big) + " MiB blob, fresh caches, "
-        + "process warmed up by one other pull (jitdi on " + jdk + ")", "s", j, "distribution", d, false,
-        "time ratio <= 1.0", ratio(j, d) <= 1.0, ""));
-    if (java == null) {
-      figures.add(new Figure("2c", "cold pull of a " + mib(big) + " MiB blob as the first request after start",
-          "s", jFirst, "distribution", dFirst, false, "(reported)", null, "includes the JVM compiling the serving "
+    figures.add(new Figure(jdk.id("2"), timeName, "s", time.jitdi, "distribution", time.peer, false,
+        "time ratio <= 1.0", ratio(time.jitdi, time.peer) <= 1.0, ""));
+    figures.add(new Figure(jdk.id("2d"), cpuName, "CPU-s/GiB", cpu.jitdi, "distribution", cpu.peer, false,
+        "jitdi / distribution <= 1.0", ratio(cpu.jitdi, cpu.peer) <= 1.0, "read right before and right after each "
+        + "cold pull. distribution fetches the blob a second time to store it, in the background (upstream GETs per "
+        + "cold pull: jitdi " + stats(fetches.jitdi) + ", distribution " + stats(fetches.peer) + "), and part of "
+        + "that work comes after its client is done: see " + jdk.id("2d-idle")));
+    figures.add(new Figure(jdk.id("2d-idle"), idleName, "CPU-s/GiB", idle.jitdi,
+        "distribution", idle.peer, false, "(reported)", null, "read once the process had used at most one tick in "
+        + "0.5 s (at most 15 s after the pull): includes distribution's background store and any compiling the JVM "
+        + "still does"));
+    if (withFirstRequest) {
+      figures.add(new Figure("2c", blob + " as the first request after start", "s", firstTime.jitdi,
+          "distribution", firstTime.peer, false, "(reported)", null, "includes the JVM compiling the serving "
           + "path; distribution is a native binary"));
+      methods.add("figure 2d: utime+stime of the proxy's process (the java or docker-registry PID) from "
+          + "/proc/<pid>/stat, in ticks of " + CLK_TCK + "/s, read right before and right after each cold pull of "
+          + "figure 2 (after the warm-up pulls, a `sync`, dropping the page cache and reading the upstream's copy of the blob back in), divided by the blob's size in GiB; 2d-idle reads the "
+          + "second value once the process is idle again instead; the client, the upstream and the kernel's "
+          + "writeback threads are not counted");
+    }
+  }
+
+  /** Marks figure {@code figure} of {@code jdk} absent (JDK 25 not found), in the log and the report. */
+  private void absent(Jdk jdk, String figure, String name) {
+    log(jdk.id(figure) + ": " + jdk.name() + " absent (" + jdk.absent() + ")");
+    figures.add(Figure.absent(jdk.id(figure), name, jdk.name() + " absent: " + jdk.absent()));
+  }
+
+  /** Starts jitdi (on {@code jdk}) or distribution with an empty cache under {@code name}. */
+  private Server startServer(boolean isJitdi, String name, Jdk jdk) {
+    Path dir = work.resolve((isJitdi ? "jitdi-" : "dist-") + name);
+    if (isJitdi) {
+      Jitdi jitdi = keep(startJitdi(dir.getFileName().toString(), upstream.url(), jdk.options()));
+      return new Server(jitdi.url(), jitdi.proc().pid(), dir, jitdi);
+    }
+    DockerRegistry dist = keep(DockerRegistry.start(dir, upstream.url()));
+    return new Server(dist.url(), dist.proc().pid(), dir, dist);
+  }
+
+  /**
+   * Pulls the big blob through {@code server} (after the warm-up pulls when {@code warm}), measuring the client's time
+   * and the server's CPU; then stops the server and deletes its cache.
+   */
+  private Pull coldPull(Server server, boolean warm) {
+    try {
+      if (warm) {
+        warmUp(server.url());
+      }
+      settlePageCache(bigImage);
+      long gets = proxyGetsUpstream(bigImage);
+      double before = cpuSeconds(server.pid());
+      double seconds = seconds(curl(server.url() + blobPath(bigImage)));
+      double after = cpuSeconds(server.pid());
+      double idle = cpuSecondsWhenIdle(server.pid());
+      Pull pull = new Pull(seconds, after - before, idle - before, proxyGetsUpstream(bigImage) - gets);
+      log(String.format(Locale.ROOT, "  %s: %.3f s, CPU %.2f s (%.2f s when idle), %d upstream GETs",
+          server.dir().getFileName(), pull.seconds(), pull.cpu(), pull.cpuIdle(), pull.upstreamGets()));
+      return pull;
+    } finally {
+      stop(server.handle());
+      Proc.run(Duration.ofMinutes(5), List.of("rm", "-rf", server.dir().toString()));
+    }
+  }
+
+  /**
+   * The same page-cache state before every cold pull, whichever proxy ran before: dirty pages written back, clean ones
+   * dropped (as root), and the upstream's copy of {@code image}'s layer read back in, so that the upstream serves it
+   * from memory to both peers. Without this, a pull's time and CPU depend on how much of the machine's memory earlier
+   * runs filled with dirty pages.
+   */
+  private void settlePageCache(Images.Pushed image) {
+    Proc.run(Duration.ofMinutes(5), List.of("sync"));
+    if ("root".equals(System.getProperty("user.name"))) {
+      Proc.run(Duration.ofMinutes(1), List.of("sh", "-c", "echo 3 > /proc/sys/vm/drop_caches"));
+    }
+    Proc.run(Duration.ofMinutes(5), List.of("sh", "-c", "cat \"$0\" > /dev/null",
+        upstream.blobData(image.layer()).toString()));
+  }
+
+  /** Pulls each warm-up blob once through the proxy at {@code base}. */
+  private void warmUp(String base) {
+    for (Images.Pushed image : warmupImages) {
+      curl(base + blobPath(image));
     }
   }
 
@@ -245,7 +463,7 @@ public final class Bench {
     List<Double> distMultiple = new ArrayList<>();
     List<Double> jitdiWall = new ArrayList<>();
     List<Double> distWall = new ArrayList<>();
-    String path = "/v2/" + mediumImage.repo() + "/blobs/" + mediumImage.layer();
+    String path = blobPath(mediumImage);
     for (int i = 0; i < runs; i++) {
       FaultRelay jr = keep(FaultRelay.to(upstream.port()));
       Jitdi jitdi = keep(startJitdi("f3-jitdi-" + i, jr.url(), List.of()));
@@ -315,9 +533,14 @@ public final class Bench {
 
   // ---- figure 5 ----------------------------------------------------------------------------------------------
 
-  private void jitBuild(String java) throws Exception {
-    String jdk = java == null ? "JDK 17" : "Temurin 25";
-    log("5. JIT build of a " + mib(big) + " MiB local file into a layer (jitdi on " + jdk + ")");
+  private void jitBuild(Jdk jdk) throws Exception {
+    String name = "JIT build of a " + mib(big) + " MiB local file, compression none: first manifest GET of a fresh "
+        + "name (jitdi on " + jdk.name() + ")";
+    if (jdk.absent() != null) {
+      absent(jdk, "5", name);
+      return;
+    }
+    log("5. JIT build of a " + mib(big) + " MiB local file into a layer (jitdi on " + jdk.name() + ")");
     Path models = work.resolve("models");
     Files.createDirectories(models);
     Path file = models.resolve("model.bin");
@@ -331,12 +554,11 @@ public final class Bench {
           - {match: "bench/model:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
              files: [{source: "%1$s/model.bin", destination: /models/}]}
         """.formatted(models);
-    Jitdi jitdi = keep(startJitdiYaml("f5-jitdi-" + jdk.replace(' ', '-'), yaml, java == null ? List.of()
-        : List.of("java=" + java)));
+    Jitdi jitdi = keep(startJitdiYaml("f5-jitdi-" + jdk.tag(), yaml, jdk.options()));
     List<Double> j = new ArrayList<>();
     List<Double> o = new ArrayList<>();
     for (int i = 0; i < runs; i++) {
-      String url = jitdi.url() + "/v2/bench/model/manifests/r" + i + "-" + jdk.replace(' ', '-') + "?ns=jit.local";
+      String url = jitdi.url() + "/v2/bench/model/manifests/r" + i + "-" + jdk.tag() + "?ns=jit.local";
       long started = System.nanoTime();
       Http.Text built = Http.get(url, Map.of("Accept", "application/vnd.oci.image.index.v1+json"));
       j.add((System.nanoTime() - started) / 1e9);
@@ -345,8 +567,7 @@ public final class Bench {
       Proc.run(Duration.ofMinutes(2), List.of("openssl", "dgst", "-sha256", file.toString()));
       o.add((System.nanoTime() - started) / 1e9);
     }
-    figures.add(new Figure(java == null ? "5" : "5b", "JIT build of a " + mib(big) + " MiB local file, compression "
-        + "none: first manifest GET of a fresh name (jitdi on " + jdk + ")", "s", j, "openssl dgst -sha256", o, false,
+    figures.add(new Figure(jdk.id("5"), name, "s", j, "openssl dgst -sha256", o, false,
         "<= 1.3x openssl", ratio(j, o) <= 1.3, "the file is in the page cache for both"));
     stop(jitdi);
   }
@@ -383,12 +604,11 @@ public final class Bench {
           - {match: "bench/ollama:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
              files: [{ollama: "registry.ollama.ai/library/benchmodel:latest", layout: files, destination: /models/}]}
         """;
-    String warmup = "/v2/" + warmupImage.repo() + "/blobs/" + warmupImage.layer();
     List<Double> j = new ArrayList<>();
     List<Double> d = new ArrayList<>();
     for (int i = 0; i < runs; i++) {
       Jitdi jitdi = keep(startJitdiYaml("f8-jitdi-" + i, yaml, List.of()));
-      curl(jitdi.url() + warmup);
+      warmUp(jitdi.url());
       long started = System.nanoTime();
       Http.Text built = Http.get(jitdi.url() + "/v2/bench/ollama/manifests/r" + i + "?ns=jit.local",
           Map.of("Accept", "application/vnd.oci.image.index.v1+json"));
@@ -396,7 +616,7 @@ public final class Bench {
       check(built.status() == 200, "Ollama JIT build: " + built.status() + " " + built.body());
       stop(jitdi);
       DockerRegistry dist = keep(DockerRegistry.start(work.resolve("f8-dist-" + i), upstream.url()));
-      curl(dist.url() + warmup);
+      warmUp(dist.url());
       d.add(seconds(curl(dist.url() + "/v2/" + repo + "/blobs/" + modelDigest)));
       stop(dist);
     }
@@ -412,7 +632,7 @@ public final class Bench {
     log("6. peak RSS while serving 8 concurrent " + mib(big) + " MiB GETs, jitdi on -Xmx256m");
     Jitdi jitdi = keep(startJitdi("f6-jitdi", upstream.url(), List.of("-Xmx256m")));
     DockerRegistry dist = keep(DockerRegistry.start(work.resolve("f6-dist"), upstream.url()));
-    String path = "/v2/" + bigImage.repo() + "/blobs/" + bigImage.layer();
+    String path = blobPath(bigImage);
     curl(jitdi.url() + path);
     curl(dist.url() + path);
     List<Double> j = new ArrayList<>();
@@ -567,6 +787,101 @@ public final class Bench {
     return r;
   }
 
+  private static String blobPath(Images.Pushed image) {
+    return "/v2/" + image.repo() + "/blobs/" + image.layer();
+  }
+
+  /** utime + stime of process {@code pid} so far (all its threads), in seconds, from /proc/<pid>/stat. */
+  static double cpuSeconds(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      // after "pid (comm) ": field 3 (state) is [0], so field 14 (utime) is [11] and field 15 (stime) is [12]
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / (double) CLK_TCK;
+    } catch (IOException e) {
+      throw new UncheckedIOException("CPU time of process " + pid, e);
+    }
+  }
+
+  /** Waits (at most 15 s) until process {@code pid} used at most one tick in 0.5 s; returns its CPU seconds then. */
+  static double cpuSecondsWhenIdle(long pid) {
+    double last = cpuSeconds(pid);
+    for (int i = 0; i < 30; i++) {
+      sleep(500);
+      double now = cpuSeconds(pid);
+      if (now - last <= 1.0 / CLK_TCK) {
+        return now;
+      }
+      last = now;
+    }
+    return last;
+  }
+
+  private static long clockTicks() {
+    try {
+      return Long.parseLong(Proc.run(Duration.ofSeconds(10), List.of("getconf", "CLK_TCK")).trim());
+    } catch (RuntimeException | AssertionError e) {
+      return 100;
+    }
+  }
+
+  /**
+   * A JDK 25 to run jitdi on: {@code TEMURIN25_HOME} or {@code JAVA25_HOME} when set, else the first JDK under
+   * /usr/lib/jvm whose {@code java -version} says 25; an absent one says where it was looked for.
+   */
+  static Jdk findJdk25() {
+    List<String> looked = new ArrayList<>();
+    for (String variable : List.of("TEMURIN25_HOME", "JAVA25_HOME")) {
+      String home = System.getenv(variable);
+      if (home != null && !home.isBlank()) {
+        Jdk jdk = jdk25At(Path.of(home));
+        if (jdk != null) {
+          return jdk;
+        }
+        looked.add(variable + "=" + home + " (no JDK 25 there)");
+      } else {
+        looked.add(variable + " unset");
+      }
+    }
+    Path jvms = Path.of("/usr/lib/jvm");
+    if (Files.isDirectory(jvms)) {
+      try (var homes = Files.list(jvms)) {
+        for (Path home : homes.sorted().toList()) {
+          Jdk jdk = jdk25At(home);
+          if (jdk != null) {
+            return jdk;
+          }
+        }
+      } catch (IOException e) {
+        looked.add("/usr/lib/jvm unreadable: " + e.getMessage());
+      }
+    }
+    looked.add("no JDK 25 under /usr/lib/jvm");
+    return new Jdk("JDK 25", null, "b", String.join(", ", looked));
+  }
+
+  /** The JDK at {@code home} when its {@code bin/java -version} says 25, else null. */
+  private static Jdk jdk25At(Path home) {
+    Path java = home.resolve("bin/java");
+    if (!Files.isExecutable(java)) {
+      return null;
+    }
+    Proc.Result version = Proc.exec(Duration.ofSeconds(30), Map.of(), List.of(java.toString(), "-version"));
+    if (version.exit() != 0 || !version.output().matches("(?s).*version \"25[.\"].*")) {
+      return null;
+    }
+    return new Jdk(version.output().contains("Temurin") ? "Temurin 25" : "JDK 25", java.toString(), "b", null);
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
   private static double gbps(double[] curl) {
     return curl[1] / curl[2] / 1e9;
   }
@@ -644,10 +959,16 @@ public final class Bench {
         + "in proxy mode; both proxies in front of the same docker-registry upstream on loopback, each with a fresh "
         + "cache where the figure says so\n");
     md.append("- jitdi on ").append(System.getProperty("java.vm.name")).append(' ')
-        .append(System.getProperty("java.version")).append(" unless a row says Temurin 25\n");
-    md.append("- each figure is the median of ").append(runs).append(" runs, with min-max\n\n");
-    md.append("| # | figure | jitdi | peer | jitdi / peer | target | met |\n|---|---|---|---|---|---|---|\n");
+        .append(System.getProperty("java.version")).append(" unless a row says ").append(jdk25.name()).append(" (")
+        .append(jdk25.absent() == null ? jdk25.java() : "ABSENT: " + jdk25.absent()).append(")\n");
+    md.append("- each figure is the median of ").append(runs).append(" runs, with min-max\n");
+    methods.forEach(m -> md.append("- ").append(m).append('\n'));
+    md.append("\n| # | figure | jitdi | peer | jitdi / peer | target | met |\n|---|---|---|---|---|---|---|\n");
     for (Figure f : figures) {
+      if (f.isAbsent()) {
+        md.append(String.format(Locale.ROOT, "| %s | %s | absent | absent | - | - | absent |%n", f.id(), f.name()));
+        continue;
+      }
       md.append(String.format(Locale.ROOT, "| %s | %s | %s %s | %s: %s %s | %.2f | %s | %s |%n", f.id(), f.name(),
           stats(f.jitdi()), f.unit(), f.peerName(), stats(f.peer()), f.unit(), ratio(f.jitdi(), f.peer()),
           f.target(), f.met() == null ? "-" : f.met() ? "yes" : "**no**"));
