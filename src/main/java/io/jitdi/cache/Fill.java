@@ -7,6 +7,7 @@ import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
+import io.jitdi.stream.BodySource;
 import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.stream.Growth;
 import io.jitdi.upstream.UpstreamBody;
@@ -191,7 +192,7 @@ public final class Fill implements Growth {
       return;
     }
     current = body;
-    body.receive(new UpstreamBody.Receiver() {
+    body.receive(new BodySource.Receiver() {
       @Override
       public void chunk(ByteBuf data) {
         if (!sink.write(data)) {

@@ -4,7 +4,6 @@ import io.jitdi.concurrent.SerialExecutor;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
-import io.jitdi.upstream.UpstreamBody;
 import io.netty.buffer.ByteBuf;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -19,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 
 /**
- * Relays a blob from an upstream body to a client without storing it, verifying its sha256 and size on the way.
+ * Relays a blob from a body source (an upstream body) to a client without storing it, verifying its sha256 and size on the way.
  *
  * <p>The slice {@code [from, to)} of the body is forwarded; the whole body is hashed (on a serial executor, off the
  * event loop). The last chunk of the slice is held back until the digest is verified, so a client of a bad or cut
@@ -30,7 +29,7 @@ public final class VerifiedRelay {
   private static final long HASH_QUEUE_HIGH = 8L * 1024 * 1024;
   private static final long HASH_QUEUE_LOW = 2L * 1024 * 1024;
 
-  private final UpstreamBody source;
+  private final BodySource source;
   private final WriteStream<Buffer> out;
   private final Digest expected;
   private final long expectedSize;
@@ -47,7 +46,7 @@ public final class VerifiedRelay {
   private long forwarded;
   private ByteBuf held;
 
-  private VerifiedRelay(UpstreamBody source, WriteStream<Buffer> out, Digest expected, long expectedSize,
+  private VerifiedRelay(BodySource source, WriteStream<Buffer> out, Digest expected, long expectedSize,
       long from, long to, Context context, Executor pool, LongConsumer sent) {
     this.source = source;
     this.out = out;
@@ -68,10 +67,10 @@ public final class VerifiedRelay {
    * @return completes with the bytes forwarded once verified; fails on a cut, a client that went away, or a
    *     mismatch ({@link ErrorCode#DIGEST_INVALID}), and then the caller must reset its response
    */
-  public static VerifiedRelay start(UpstreamBody source, WriteStream<Buffer> out, Digest expected,
+  public static VerifiedRelay start(BodySource source, WriteStream<Buffer> out, Digest expected,
       long expectedSize, long from, long to, Context context, Executor pool, LongConsumer sent) {
     VerifiedRelay relay = new VerifiedRelay(source, out, expected, expectedSize, from, to, context, pool, sent);
-    source.receive(new UpstreamBody.Receiver() {
+    source.receive(new BodySource.Receiver() {
       @Override
       public void chunk(ByteBuf data) {
         context.runOnContext(v -> relay.onChunk(data));

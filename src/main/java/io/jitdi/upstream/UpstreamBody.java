@@ -1,5 +1,6 @@
 package io.jitdi.upstream;
 
+import io.jitdi.stream.BodySource;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.util.ReferenceCountUtil;
@@ -28,12 +29,8 @@ import io.vertx.core.net.impl.ConnectionBase;
 /**
  * The body of an upstream blob response (200 or 206), read as Netty buffers straight off the connection.
  *
- * <p>Contract:
+ * <p>Contract, beyond {@link BodySource}'s:
  * <ul>
- *   <li>Chunks reach the {@link Receiver} in order, on one thread at a time; each chunk belongs to the receiver,
- *       which must release it.</li>
- *   <li>After {@link Receiver#end()} or {@link Receiver#failed(Throwable)} nothing more is delivered. Chunks that
- *       arrived before a failure are delivered before it, so a receiver knows exactly how far the body got.</li>
  *   <li>{@link #pause()} stops reading from the socket (TCP back-pressure reaches the upstream); {@link #resume()}
  *       goes on. While nobody receives yet, a few MiB are held and then the socket is paused too.</li>
  *   <li>A body that sends nothing for the idle timeout while the receiver wants more fails with a
@@ -45,19 +42,7 @@ import io.vertx.core.net.impl.ConnectionBase;
  * Netty's pooled ones (no heap copy). Where no tap could be installed it is fed from the Vert.x response instead,
  * with the same contract.
  */
-public final class UpstreamBody {
-  /** Receives the body. Called on one thread at a time. */
-  public interface Receiver {
-    /** The next bytes of the body; the receiver owns {@code data} and must release it. */
-    void chunk(ByteBuf data);
-
-    /** The body ended where the upstream said it ends. */
-    void end();
-
-    /** The body was cut: the connection closed, failed or went idle. */
-    void failed(Throwable cause);
-  }
-
+public final class UpstreamBody implements BodySource {
   /** Bytes held while nobody receives, before the socket is paused. */
   static final int HOLD_LIMIT = 4 * 1024 * 1024;
 
@@ -87,7 +72,7 @@ public final class UpstreamBody {
     return contentLength;
   }
 
-  /** Starts delivery to {@code receiver}; call once. */
+  @Override
   public void receive(Receiver receiver) {
     executor.execute(() -> {
       this.receiver = receiver;
@@ -95,7 +80,7 @@ public final class UpstreamBody {
     });
   }
 
-  /** Stops delivery and reading until {@link #resume()}. Any thread. */
+  @Override
   public void pause() {
     executor.execute(() -> {
       paused = true;
@@ -103,7 +88,7 @@ public final class UpstreamBody {
     });
   }
 
-  /** Goes on after {@link #pause()}. Any thread. */
+  @Override
   public void resume() {
     executor.execute(() -> {
       paused = false;
@@ -113,6 +98,7 @@ public final class UpstreamBody {
   }
 
   /** Drops the body and closes the connection (the transfer is abandoned). Any thread. */
+  @Override
   public void cancel() {
     executor.execute(() -> {
       if (!finished) {

@@ -1,0 +1,9 @@
+/**
+ * The content-addressed cache: the on-disk layout (known to {@code CacheLayout} alone), the RocksDB index with
+ * Caffeine in front, the blob store and its one way in ({@code BlobStore.TempBlob}), fills, blob answers
+ * ({@code BlobBody}), manifests, eviction and start-up reconciliation.
+ *
+ * <p>May import: {@code io.jitdi.concurrent}, {@code io.jitdi.config}, {@code io.jitdi.metrics}, {@code io.jitdi.oci},
+ * {@code io.jitdi.stream}, {@code io.jitdi.upstream}.
+ */
+package io.jitdi.cache;
