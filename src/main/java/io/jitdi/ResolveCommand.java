@@ -112,7 +112,7 @@ final class ResolveCommand {
     for (Platform platform : platforms) {
       out.println("files for " + platform + ":");
       try {
-        Planner.Files files = planner.files(rule, match.get().captures(), platform, listings);
+        Planner.LayerFiles files = planner.files(rule, match.get().captures(), platform, listings);
         for (Planner.Line line : files.lines()) {
           out.println("  " + line.source() + " -> " + line.destination());
           for (SourceFile f : line.files()) {

@@ -32,7 +32,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The committed, verified blobs: lookups (Caffeine in front of the RocksDB {@link Index}), pinned reads, commits from
+ * The committed, verified blobs: lookups (Caffeine in front of the RocksDB {@link MetadataStore}), pinned reads, commits from
  * {@code tmp/}, and the byte budget.
  *
  * <p>Budget: {@code committed + reserved} is kept within {@code maxSize}, where {@code reserved} is the declared size
@@ -50,7 +50,7 @@ public final class BlobStore {
   private static final int EVICTING = -1;
 
   private final CacheLayout layout;
-  private final Index index;
+  private final MetadataStore index;
   private final Io io;
   private final Clock clock;
   private final JitdiMetrics metrics;
@@ -64,11 +64,11 @@ public final class BlobStore {
   private final SingleFlight<String, Void> evictions = new SingleFlight<>();
 
   /** A store over the cache directory {@code dir} (its index already open); for tools and benchmarks. */
-  public BlobStore(Path dir, Index index, Io io, Clock clock, JitdiMetrics metrics, long maxSize) {
+  public BlobStore(Path dir, MetadataStore index, Io io, Clock clock, JitdiMetrics metrics, long maxSize) {
     this(new CacheLayout(dir), index, io, clock, metrics, maxSize);
   }
 
-  BlobStore(CacheLayout layout, Index index, Io io, Clock clock, JitdiMetrics metrics, long maxSize) {
+  BlobStore(CacheLayout layout, MetadataStore index, Io io, Clock clock, JitdiMetrics metrics, long maxSize) {
     this.layout = layout;
     this.index = index;
     this.io = io;

@@ -22,14 +22,14 @@ public final class Cache implements AutoCloseable {
 
   private final Vertx vertx;
   private final CacheLayout layout;
-  private final Index index;
+  private final MetadataStore index;
   private final Io io;
   private final BlobStore store;
   private final Blobs blobs;
   private final Manifests manifests;
   private final long flushTimer;
 
-  private Cache(Vertx vertx, CacheLayout layout, Index index, Io io, BlobStore store, Blobs blobs,
+  private Cache(Vertx vertx, CacheLayout layout, MetadataStore index, Io io, BlobStore store, Blobs blobs,
       Manifests manifests) {
     this.vertx = vertx;
     this.layout = layout;
@@ -45,7 +45,7 @@ public final class Cache implements AutoCloseable {
   public static Cache open(Vertx vertx, CacheConfig config, Io io, Clock clock, JitdiMetrics metrics) {
     CacheLayout layout = new CacheLayout(config.dir());
     layout.create();
-    Index index = Index.open(layout.indexDir());
+    MetadataStore index = MetadataStore.open(layout.indexDir());
     try {
       long started = System.nanoTime();
       Reconciler.Report report = Reconciler.run(layout, index, clock, Reconciler.Mode.STARTUP, true);
@@ -84,7 +84,7 @@ public final class Cache implements AutoCloseable {
   }
 
   /** The index, for services that keep records of their own (JIT builds). Blocking calls: use the IO pool. */
-  public Index index() {
+  public MetadataStore index() {
     return index;
   }
 

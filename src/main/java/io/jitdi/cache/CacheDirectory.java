@@ -13,10 +13,10 @@ import java.util.Set;
  */
 public final class CacheDirectory implements AutoCloseable {
   private final CacheLayout layout;
-  private final Index index;
+  private final MetadataStore index;
   private final Io io = new Io();
 
-  private CacheDirectory(CacheLayout layout, Index index) {
+  private CacheDirectory(CacheLayout layout, MetadataStore index) {
     this.layout = layout;
     this.index = index;
   }
@@ -29,7 +29,7 @@ public final class CacheDirectory implements AutoCloseable {
   public static CacheDirectory open(Path dir) {
     CacheLayout layout = new CacheLayout(dir);
     layout.create();
-    return new CacheDirectory(layout, Index.open(layout.indexDir()));
+    return new CacheDirectory(layout, MetadataStore.open(layout.indexDir()));
   }
 
   public Path root() {

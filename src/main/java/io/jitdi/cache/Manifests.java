@@ -54,7 +54,7 @@ public final class Manifests {
     }
   }
 
-  private final Index index;
+  private final MetadataStore index;
   private final Io io;
   private final Clock clock;
   private final Duration ttl;
@@ -63,7 +63,7 @@ public final class Manifests {
   private final AsyncLoadingCache<Digest, Manifest> manifests;
   private final SingleFlight<String, Answer> flights = new SingleFlight<>();
 
-  public Manifests(Index index, Io io, Clock clock, Duration ttl, JitdiMetrics metrics) {
+  public Manifests(MetadataStore index, Io io, Clock clock, Duration ttl, JitdiMetrics metrics) {
     this.index = index;
     this.io = io;
     this.clock = clock;

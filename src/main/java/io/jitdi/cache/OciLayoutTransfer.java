@@ -62,14 +62,14 @@ public final class OciLayoutTransfer {
   public record Report(List<Entry> images, int blobs, long bytes, int manifests) {}
 
   private final CacheLayout cache;
-  private final Index index;
+  private final MetadataStore index;
   private final BlobStore store;
   private final Set<String> registries;
   private final long maxSize;
   private final Clock clock;
 
   /** Made by {@link CacheDirectory#transfer}. */
-  OciLayoutTransfer(CacheLayout cache, Index index, BlobStore store, Set<String> registries, long maxSize,
+  OciLayoutTransfer(CacheLayout cache, MetadataStore index, BlobStore store, Set<String> registries, long maxSize,
       Clock clock) {
     this.cache = cache;
     this.index = index;

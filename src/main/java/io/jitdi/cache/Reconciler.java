@@ -55,7 +55,7 @@ public final class Reconciler {
       int filesRemoved, int verified, List<Problem> problems) {}
 
   private final CacheLayout layout;
-  private final Index index;
+  private final MetadataStore index;
   private final Clock clock;
   private final Mode mode;
   private final boolean fix;
@@ -68,7 +68,7 @@ public final class Reconciler {
   private long bytes;
   private long count;
 
-  private Reconciler(CacheLayout layout, Index index, Clock clock, Mode mode, boolean fix) {
+  private Reconciler(CacheLayout layout, MetadataStore index, Clock clock, Mode mode, boolean fix) {
     this.layout = layout;
     this.index = index;
     this.clock = clock;
@@ -77,7 +77,7 @@ public final class Reconciler {
   }
 
   /** Reconciles (blocking). */
-  public static Report run(CacheLayout layout, Index index, Clock clock, Mode mode, boolean fix) throws IOException {
+  public static Report run(CacheLayout layout, MetadataStore index, Clock clock, Mode mode, boolean fix) throws IOException {
     return new Reconciler(layout, index, clock, mode, fix).run();
   }
 

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.jitdi.cache.BlobStore;
 import io.jitdi.cache.Blobs;
 import io.jitdi.cache.Cache;
-import io.jitdi.cache.Index;
+import io.jitdi.cache.MetadataStore;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.BlobBody;
 import io.jitdi.cache.BlobStore.TempBlob;
@@ -92,7 +92,7 @@ public final class JitImages {
 
   private record Base(UpstreamClient upstream, RepositoryName repository, Manifest top, List<BasePlatform> platforms) {}
 
-  private record PlatformPlan(Platform platform, JsonNode node, Optional<BasePlatform> base, Planner.Files files) {}
+  private record PlatformPlan(Platform platform, JsonNode node, Optional<BasePlatform> base, Planner.LayerFiles files) {}
 
   private record Plan(String image, RuleSet.Match match, Optional<Base> base, List<PlatformPlan> platforms,
       Digest key) {}
@@ -108,7 +108,7 @@ public final class JitImages {
   private final Manifests manifests;
   private final Blobs blobs;
   private final BlobStore store;
-  private final Index index;
+  private final MetadataStore index;
   private final Io io;
   private final JitdiMetrics metrics;
   private final Clock clock;
@@ -381,7 +381,7 @@ public final class JitImages {
 
   private Future<Outcome> runBuild(Plan plan, BuildProgress progress) {
     Rule rule = plan.match().rule();
-    progress.total(plan.platforms().stream().map(PlatformPlan::files).distinct().mapToLong(Planner.Files::bytes)
+    progress.total(plan.platforms().stream().map(PlatformPlan::files).distinct().mapToLong(Planner.LayerFiles::bytes)
         .sum());
     progress.state(BuildProgress.State.building);
     return io.call(() -> {
@@ -447,7 +447,7 @@ public final class JitImages {
     });
   }
 
-  private Composer.Layer buildLayer(Rule rule, Planner.Files files, java.util.function.LongConsumer progress)
+  private Composer.Layer buildLayer(Rule rule, Planner.LayerFiles files, java.util.function.LongConsumer progress)
       throws Exception {
     long estimate = files.bytes() + (1L << 20);
     store.reserve(estimate).toCompletionStage().toCompletableFuture().get();

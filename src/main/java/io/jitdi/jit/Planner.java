@@ -33,7 +33,7 @@ import java.util.Optional;
  */
 public final class Planner {
   /** The files of one platform's layer, and what identifies them. */
-  public record Files(List<LayerBuilder.Entry> entries, List<Line> lines, String identity) {
+  public record LayerFiles(List<LayerBuilder.Entry> entries, List<Line> lines, String identity) {
     public long bytes() {
       return entries.stream().mapToLong(e -> e.file().size()).sum();
     }
@@ -76,7 +76,7 @@ public final class Planner {
    * Resolves and lists every file of the rule for {@code platform}. {@code listings} caches listings by resolved
    * source, so platforms sharing a source list it once.
    */
-  public Files files(Rule rule, Map<String, String> captures, Platform platform, Map<String, Listing> listings)
+  public LayerFiles files(Rule rule, Map<String, String> captures, Platform platform, Map<String, Listing> listings)
       throws IOException {
     Map<String, String> values = values(captures, platform);
     List<LayerBuilder.Entry> entries = new ArrayList<>();
@@ -113,7 +113,7 @@ public final class Planner {
       lines.add(new Line(source, destination, listing.files(), listing.notes()));
     }
     String id = Digest.sha256Of(identity.toString().getBytes(StandardCharsets.UTF_8)).hex();
-    return new Files(entries, lines, id);
+    return new LayerFiles(entries, lines, id);
   }
 
   private static boolean isSingleFileSource(String source) {

@@ -23,11 +23,11 @@ import java.util.Set;
  */
 public final class Rule {
   private final ImageRuleConfig config;
-  private final Pattern pattern;
+  private final NamePattern pattern;
   private final List<FileSpec> files;
   private final Digest definition;
 
-  private Rule(ImageRuleConfig config, Pattern pattern, List<FileSpec> files) {
+  private Rule(ImageRuleConfig config, NamePattern pattern, List<FileSpec> files) {
     this.config = config;
     this.pattern = pattern;
     this.files = List.copyOf(files);
@@ -41,9 +41,9 @@ public final class Rule {
    * @throws ConfigException at the rule's file and line
    */
   static Rule compile(ImageRuleConfig config, Set<String> upstreams, List<Path> fileRoots) {
-    Pattern pattern;
+    NamePattern pattern;
     try {
-      pattern = Pattern.compile(config.match());
+      pattern = NamePattern.compile(config.match());
     } catch (IllegalArgumentException e) {
       throw error(config, config.line(), "match \"" + config.match() + "\": " + e.getMessage());
     }
@@ -182,7 +182,7 @@ public final class Rule {
     return config.name();
   }
 
-  public Pattern pattern() {
+  public NamePattern pattern() {
     return pattern;
   }
 

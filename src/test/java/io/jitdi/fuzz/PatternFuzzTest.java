@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import io.jitdi.jit.Pattern;
+import io.jitdi.jit.NamePattern;
 import io.jitdi.jit.Templates;
 import java.util.List;
 import java.util.Map;
@@ -17,9 +17,11 @@ import org.junit.jupiter.api.Test;
  * tag never throws, and its captures put back into the pattern give the name again; overlap never throws.
  */
 class PatternFuzzTest {
-  private static final List<Pattern> FIXED = List.of(Pattern.compile("llama-cpp/llama-2:{size}b-chat-{quant}-gguf"),
-      Pattern.compile("ollama/{model-name}:{ollama-tag}-{model-tag}"), Pattern.compile("m:{size:\\d+}b-{q:[A-Z0-9_]+}"),
-      Pattern.compile("hf/{repo:[a-z0-9-]+/[a-z0-9.-]+}:{rev}"));
+  private static final List<NamePattern> FIXED = List.of(
+      NamePattern.compile("llama-cpp/llama-2:{size}b-chat-{quant}-gguf"),
+      NamePattern.compile("ollama/{model-name}:{ollama-tag}-{model-tag}"),
+      NamePattern.compile("m:{size:\\d+}b-{q:[A-Z0-9_]+}"),
+      NamePattern.compile("hf/{repo:[a-z0-9-]+/[a-z0-9.-]+}:{rev}"));
 
   @FuzzTest(maxExecutions = 100_000)
   void patterns(FuzzedDataProvider data) {
@@ -34,17 +36,17 @@ class PatternFuzzTest {
   }
 
   static void check(String patternText, String name, String tag) {
-    for (Pattern p : FIXED) {
+    for (NamePattern p : FIXED) {
       verifyMatch(p, name, tag);
     }
-    Pattern p;
+    NamePattern p;
     try {
-      p = Pattern.compile(patternText);
+      p = NamePattern.compile(patternText);
     } catch (IllegalArgumentException expected) {
       return;
     }
     verifyMatch(p, name, tag);
-    for (Pattern other : FIXED) {
+    for (NamePattern other : FIXED) {
       try {
         Optional<String> both = p.overlap(other);
         both.ifPresent(w -> {
@@ -58,7 +60,7 @@ class PatternFuzzTest {
     }
   }
 
-  private static void verifyMatch(Pattern p, String name, String tag) {
+  private static void verifyMatch(NamePattern p, String name, String tag) {
     Optional<Map<String, String>> captures = p.match(name, tag);
     // with plain captures only, putting the captures back gives the name again
     if (captures.isPresent() && p.captures().stream().allMatch(c -> p.text().contains("{" + c + "}"))) {

@@ -2,7 +2,7 @@ package io.jitdi.jmh;
 
 import io.jitdi.cache.BlobRecord;
 import io.jitdi.cache.BlobStore;
-import io.jitdi.cache.Index;
+import io.jitdi.cache.MetadataStore;
 import io.jitdi.concurrent.Io;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.Digest;
@@ -44,7 +44,7 @@ public class IndexLookupBenchmark {
 
   private Path dir;
   private Io io;
-  private Index index;
+  private MetadataStore index;
   private BlobStore store;
   private Digest[] digests;
   private int next;
@@ -53,7 +53,7 @@ public class IndexLookupBenchmark {
   public void setUp() throws Exception {
     dir = Files.createTempDirectory("jmh-index");
     io = new Io();
-    index = Index.open(dir.resolve("index"));
+    index = MetadataStore.open(dir.resolve("index"));
     digests = new Digest[1024];
     for (int i = 0; i < RECORDS; i++) {
       Digest d = Digest.sha256Of(("blob " + i).getBytes(StandardCharsets.UTF_8));

@@ -20,7 +20,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 import org.rocksdb.BlockBasedTableConfig;
-import org.rocksdb.Cache;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
@@ -43,7 +42,7 @@ import org.rocksdb.WriteOptions;
  * format can change without misreading old records; a record that cannot be read is treated as absent. After
  * {@link #close()} every method throws {@link IllegalStateException}: native handles are never used once freed.
  */
-public final class Index implements AutoCloseable {
+public final class MetadataStore implements AutoCloseable {
   private static final byte VERSION = 1;
   /** Blob records carry a flags byte from version 2 on. */
   private static final byte BLOB_VERSION = 2;
@@ -52,7 +51,7 @@ public final class Index implements AutoCloseable {
     RocksDB.loadLibrary();
   }
 
-  private static final Cache BLOCK_CACHE = new LRUCache(8L << 20);
+  private static final LRUCache BLOCK_CACHE = new LRUCache(8L << 20);
 
   private final RocksDB db;
   private final DBOptions options;
@@ -67,7 +66,7 @@ public final class Index implements AutoCloseable {
   private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
   private volatile boolean open = true;
 
-  private Index(RocksDB db, DBOptions options, ColumnFamilyOptions family, SstFileManager files,
+  private MetadataStore(RocksDB db, DBOptions options, ColumnFamilyOptions family, SstFileManager files,
       List<ColumnFamilyHandle> handles) {
     this.db = db;
     this.options = options;
@@ -81,7 +80,7 @@ public final class Index implements AutoCloseable {
   }
 
   /** Opens (creating if needed) the index in {@code dir}. */
-  public static Index open(Path dir) {
+  public static MetadataStore open(Path dir) {
     // the SstFileManager makes RocksDB recover by itself from a full disk once space is freed
     SstFileManager files;
     try {
@@ -104,7 +103,7 @@ public final class Index implements AutoCloseable {
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(options, dir.toString(), families, handles);
-      return new Index(db, options, family, files, handles);
+      return new MetadataStore(db, options, family, files, handles);
     } catch (RocksDBException e) {
       options.close();
       family.close();
@@ -119,7 +118,7 @@ public final class Index implements AutoCloseable {
   }
 
   public Optional<BlobRecord> blob(Digest digest) {
-    return get(blobs, key(digest)).flatMap(Index::decodeBlob);
+    return get(blobs, key(digest)).flatMap(MetadataStore::decodeBlob);
   }
 
   public void putBlob(Digest digest, BlobRecord record) {
@@ -165,7 +164,7 @@ public final class Index implements AutoCloseable {
   }
 
   public Optional<TagRecord> tag(String key) {
-    return get(tags, bytes(key)).flatMap(Index::decodeTag);
+    return get(tags, bytes(key)).flatMap(MetadataStore::decodeTag);
   }
 
   public void putTag(String key, TagRecord record) {

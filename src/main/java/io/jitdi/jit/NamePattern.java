@@ -22,7 +22,7 @@ import java.util.regex.Matcher;
  *
  * <p>{@link #overlap} decides exactly whether two patterns can both match some valid {@code name:tag}.
  */
-public final class Pattern {
+public final class NamePattern {
   /** What a plain {@code {name}} capture matches. */
   static final BitSet CAPTURE = classOf("A-Za-z0-9._-");
   private static final BitSet NAME_CHARS = classOf("a-z0-9._/-");
@@ -36,7 +36,7 @@ public final class Pattern {
   private final java.util.regex.Pattern regex;
   private final Nfa nfa;
 
-  private Pattern(String text, List<String> captures, int literals, java.util.regex.Pattern regex, Nfa nfa) {
+  private NamePattern(String text, List<String> captures, int literals, java.util.regex.Pattern regex, Nfa nfa) {
     this.text = text;
     this.captures = captures;
     this.literals = literals;
@@ -49,7 +49,7 @@ public final class Pattern {
    *
    * @throws IllegalArgumentException saying what is wrong and how to write it
    */
-  public static Pattern compile(String text) {
+  public static NamePattern compile(String text) {
     List<String> names = new ArrayList<>();
     StringBuilder javaRegex = new StringBuilder();
     Nfa nfa = new Nfa();
@@ -102,7 +102,8 @@ public final class Pattern {
     }
     nfa.start = whole.in();
     nfa.accept = whole.out();
-    return new Pattern(text, List.copyOf(names), literals, java.util.regex.Pattern.compile(javaRegex.toString()), nfa);
+    return new NamePattern(text, List.copyOf(names), literals, java.util.regex.Pattern.compile(javaRegex.toString()),
+        nfa);
   }
 
   private static int closingBrace(String text, int open) {
@@ -138,7 +139,7 @@ public final class Pattern {
   }
 
   /** A valid {@code name:tag} that both patterns match, if there is one. */
-  public Optional<String> overlap(Pattern other) {
+  public Optional<String> overlap(NamePattern other) {
     return Nfa.intersection(List.of(nfa, other.nfa, nameTag()));
   }
 
