@@ -142,7 +142,7 @@ public final class BlobStore {
           Files.deleteIfExists(layout.blob(digest));
           return Optional.<OpenBlob>empty();
         }
-        return Optional.of(new OpenBlob(digest, channel, size, jit, () -> unpin(digest)));
+        return Optional.of(new OpenBlob(digest, channel, size, jit, () -> unpin(digest), io.executor()));
       }).andThen(ar -> {
         if (ar.failed() || ar.result().isEmpty()) {
           unpin(digest);

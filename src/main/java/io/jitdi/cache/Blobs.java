@@ -90,7 +90,7 @@ public final class Blobs {
     Digest digest = fill.digest();
     store.pin(digest);
     return fill.openForRead().<BlobBody>map(channel -> new BlobBody.FromFile(
-        new OpenBlob(digest, channel, size, false, () -> store.unpin(digest)), fill,
+        new OpenBlob(digest, channel, size, false, () -> store.unpin(digest), io.executor()), fill,
         coalesced ? BlobBody.Origin.COALESCED : BlobBody.Origin.MISS)).onFailure(e -> store.unpin(digest));
   }
 

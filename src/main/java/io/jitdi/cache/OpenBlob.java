@@ -1,8 +1,10 @@
 package io.jitdi.cache;
 
 import io.jitdi.oci.Digest;
+import io.vertx.core.Context;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -15,9 +17,12 @@ public final class OpenBlob implements AutoCloseable {
   private final long size;
   private final boolean jit;
   private final Runnable unpin;
+  private final Executor io;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  OpenBlob(Digest digest, FileChannel channel, long size, boolean jit, Runnable unpin) {
+  /** @param io where the close runs when asked on an event loop: the last close of a deleted file frees its blocks */
+  OpenBlob(Digest digest, FileChannel channel, long size, boolean jit, Runnable unpin, Executor io) {
+    this.io = io;
     this.digest = digest;
     this.channel = channel;
     this.size = size;
@@ -42,16 +47,25 @@ public final class OpenBlob implements AutoCloseable {
     return size;
   }
 
+  /** Closes the file and unpins the blob; off the event loop. Idempotent. */
   @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
-      try {
-        channel.close();
-      } catch (IOException ignored) {
-        // read-only channel; nothing to lose
-      } finally {
-        unpin.run();
+      if (Context.isOnEventLoopThread()) {
+        io.execute(this::closeNow);
+      } else {
+        closeNow();
       }
+    }
+  }
+
+  private void closeNow() {
+    try {
+      channel.close();
+    } catch (IOException ignored) {
+      // read-only channel; nothing to lose
+    } finally {
+      unpin.run();
     }
   }
 }

@@ -369,22 +369,25 @@ public final class JitImages {
           }
         });
       }
-      return ((BlobBody.Relayed) body).upstream().readAll(MAX_CONFIG_BYTES).map(bytes -> {
+      return ((BlobBody.Relayed) body).upstream().readAll(MAX_CONFIG_BYTES).compose(bytes -> io.call(() -> {
         if (!Digest.sha256Of(bytes).equals(digest)) {
           throw new RegistryException(ErrorCode.DIGEST_INVALID, 502, "config " + digest + " does not match", Map.of(),
               null, null);
         }
         return bytes;
-      });
+      }));
     });
   }
 
   private Future<Outcome> runBuild(Plan plan, BuildProgress progress) {
     Rule rule = plan.match().rule();
-    progress.total(plan.platforms().stream().map(PlatformPlan::files).distinct().mapToLong(Planner.LayerFiles::bytes)
-        .sum());
+    long bytes = plan.platforms().stream().map(PlatformPlan::files).distinct().mapToLong(Planner.LayerFiles::bytes)
+        .sum();
+    progress.total(bytes);
     progress.state(BuildProgress.State.building);
-    return io.call(() -> {
+    // room for the layers (tar headers and padding included) before any is written; an eviction may run first
+    long estimate = bytes + (1L << 20) * plan.platforms().size();
+    return store.reserve(estimate).compose(reserved -> io.call(() -> {
       Optional<JsonObject> previous = record("b|" + plan.key().hex());
       Map<String, Composer.Layer> layers = new LinkedHashMap<>();
       long before = 0;
@@ -436,7 +439,7 @@ public final class JitImages {
         top = Composer.index(plan.base().map(Base::top).filter(m -> m.mediaType().isIndex()), composed);
       }
       return new Made(top, composed, layers, built);
-    }).compose(made -> {
+    })).andThen(ar -> store.release(estimate)).compose(made -> {
       List<Future<Void>> stored = new ArrayList<>();
       made.platforms().forEach(e -> stored.add(manifests.store(e.getValue())));
       stored.add(manifests.store(made.top()));
@@ -447,18 +450,15 @@ public final class JitImages {
     });
   }
 
+  /** Builds one layer into the store (blocking; its room was reserved by the caller). */
   private Composer.Layer buildLayer(Rule rule, Planner.LayerFiles files, java.util.function.LongConsumer progress)
       throws Exception {
-    long estimate = files.bytes() + (1L << 20);
-    store.reserve(estimate).toCompletionStage().toCompletableFuture().get();
     try (TempBlob temp = store.newTemp()) {
       LayerBuilder.Built layer = LayerBuilder.build(files.entries(), rule.compression(), temp.channel(),
           io.executor(), progress);
       metrics.jitBuildBytes().increment(layer.size());
       temp.commitBuilt(new DigestingFileSink.Written(layer.digest(), layer.size()));
       return new Composer.Layer(layer.mediaType(), layer.digest(), layer.size(), layer.diffId());
-    } finally {
-      store.release(estimate);
     }
   }
 
