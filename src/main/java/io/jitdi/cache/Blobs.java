@@ -27,6 +27,7 @@ public final class Blobs {
   private final Io io;
   private final JitdiMetrics metrics;
   private final ConcurrentHashMap<Digest, Fill> fills = new ConcurrentHashMap<>();
+  private volatile BlobOrigins origins = BlobOrigins.NONE;
 
   public Blobs(Vertx vertx, BlobStore store, Io io, JitdiMetrics metrics) {
     this.vertx = vertx;
@@ -45,12 +46,31 @@ public final class Blobs {
     return store;
   }
 
+  /** Who is asked where a missing blob comes from (the JIT images); set once at start-up. */
+  public void useOrigins(BlobOrigins origins) {
+    this.origins = origins;
+  }
+
   /**
-   * Finds or fetches {@code digest}; fails with the mapped upstream error when it cannot be had.
+   * Answers a client's blob request: from the store, else from where {@link BlobOrigins} says the blob comes from
+   * (rebuilt here, or a base image's upstream), else from the request's upstream. Fails with the mapped upstream
+   * error when it cannot be had.
    *
-   * @param upstream where to fetch it from on a miss; null when there is nowhere (a JIT-only registry)
+   * @param upstream the request's upstream; null when there is none (a JIT-only registry)
    */
   public Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    return located(upstream, repo, digest).compose(origin -> fetch(origin.upstream(), origin.repository(), digest));
+  }
+
+  /** Where to fetch {@code digest} from on a miss: its known origin, or the request's upstream. */
+  private Future<BlobOrigins.Origin> located(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    BlobOrigins.Origin own = new BlobOrigins.Origin(upstream, repo);
+    return store.record(digest).compose(record -> record.isPresent() ? Future.succeededFuture(own)
+        : origins.locate(digest).map(found -> found.orElse(own)));
+  }
+
+  /** Finds or fetches {@code digest} from {@code upstream} (null: nowhere to fetch from). */
+  private Future<BlobBody> fetch(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     return store.open(digest).compose(open -> {
       if (open.isPresent()) {
         metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
@@ -70,7 +90,7 @@ public final class Blobs {
       }
       boolean coalesced = existing != null;
       return fill.head().compose(head -> switch (head.mode()) {
-        case ALREADY_CACHED -> get(upstream, repo, digest);
+        case ALREADY_CACHED -> fetch(upstream, repo, digest);
         case CACHE -> {
           metrics.cacheRequest(JitdiMetrics.Kind.blob, coalesced ? CacheResult.coalesced : CacheResult.miss);
           yield following(fill, head.size(), coalesced);
@@ -99,7 +119,7 @@ public final class Blobs {
    * the blob cannot be cached. For readers that need the whole blob at once (configs, model blobs).
    */
   public Future<BlobBody> whole(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return get(upstream, repo, digest).compose(body -> {
+    return fetch(upstream, repo, digest).compose(body -> {
       if (body instanceof BlobBody.FromFile file && !file.growth().verified().succeeded()) {
         body.release();
         return file.growth().verified().compose(v -> whole(upstream, repo, digest));
@@ -108,8 +128,17 @@ public final class Blobs {
     });
   }
 
-  /** The size of a blob for a HEAD request, from the store, a fill under way, or an upstream HEAD. */
-  public Future<OptionalLong> size(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+  /**
+   * The size of a blob for a client's HEAD request, from the store, a fill under way, or an upstream HEAD (of its
+   * origin, as {@link #get} would fetch it).
+   */
+  public Future<OptionalLong> size(UpstreamClient requested, RepositoryName requestedRepo, Digest digest) {
+    return located(requested, requestedRepo, digest).compose(origin -> size(origin, digest));
+  }
+
+  private Future<OptionalLong> size(BlobOrigins.Origin origin, Digest digest) {
+    UpstreamClient upstream = origin.upstream();
+    RepositoryName repo = origin.repository();
     return store.record(digest).compose(record -> {
       if (record.isPresent()) {
         metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);

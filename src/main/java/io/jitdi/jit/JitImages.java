@@ -7,6 +7,7 @@ import io.jitdi.cache.Cache;
 import io.jitdi.cache.MetadataStore;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.BlobBody;
+import io.jitdi.cache.BlobOrigins;
 import io.jitdi.cache.BlobStore.TempBlob;
 import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.concurrent.Io;
@@ -71,7 +72,7 @@ import org.slf4j.LoggerFactory;
  *       against their digest, if they were evicted); base ones have an origin (upstream and repository).</li>
  * </ul>
  */
-public final class JitImages {
+public final class JitImages implements BlobOrigins {
   private static final Logger LOG = LoggerFactory.getLogger(JitImages.class);
   /** Manifest types jitdi can extend (schema1 cannot be). */
   private static final String BASE_ACCEPT = String.join(", ", List.of(MediaType.DOCKER_MANIFEST,
@@ -84,9 +85,6 @@ public final class JitImages {
 
   /** A JIT answer, and whether it was built now (or was already there). */
   public record Outcome(Manifest manifest, boolean built) {}
-
-  /** Where to get a blob this node has not got. */
-  public record Origin(UpstreamClient upstream, RepositoryName repository) {}
 
   private record BasePlatform(Platform platform, JsonNode node, Manifest manifest, byte[] config) {}
 
@@ -507,6 +505,7 @@ public final class JitImages {
    * with the same digest) and then is in the store ({@code Optional.empty()} with the blob present); for a base blob,
    * its upstream and repository. Empty when jitdi knows nothing of it.
    */
+  @Override
   public Future<Optional<Origin>> locate(Digest digest) {
     if (!enabled()) {
       return Future.succeededFuture(Optional.empty());

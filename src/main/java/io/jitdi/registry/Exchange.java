@@ -3,6 +3,7 @@ package io.jitdi.registry;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
@@ -47,6 +48,16 @@ final class Exchange {
       }
       done();
     });
+  }
+
+  /** The client's {@code ns} query parameter (containerd's upstream registry), or null. */
+  String ns() {
+    return request.getParam("ns");
+  }
+
+  /** Answers with a JSON body. */
+  Future<Void> json(int status, String body) {
+    return response.setStatusCode(status).putHeader("Content-Type", "application/json").end(body);
   }
 
   /** Runs {@code hook} if the connection closes before the response ended (e.g. to stop a transfer). */

@@ -4,6 +4,7 @@ import io.jitdi.concurrent.Io;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
@@ -40,17 +41,11 @@ public final class MetricsEndpoint implements Handler<HttpServerRequest> {
       request.response().putHeader("Content-Type", "application/json").end("{\"status\":\"ok\"}");
       return;
     }
-    serve(exchange);
+    serve(exchange).onFailure(exchange::fail);
   }
 
-  void serve(Exchange exchange) {
-    io.call(metrics::scrape).onComplete(ar -> {
-      if (ar.failed()) {
-        exchange.fail(ar.cause());
-        return;
-      }
-      exchange.response().setStatusCode(200).putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-          .end(ar.result());
-    });
+  Future<Void> serve(Exchange exchange) {
+    return io.call(metrics::scrape).compose(text -> exchange.response().setStatusCode(200)
+        .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(text));
   }
 }

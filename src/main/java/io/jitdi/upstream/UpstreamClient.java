@@ -2,6 +2,8 @@ package io.jitdi.upstream;
 
 import io.jitdi.concurrent.SingleFlight;
 import io.jitdi.config.UpstreamConfig;
+import io.jitdi.http.ContentRange;
+import io.jitdi.http.HttpOrigin;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
@@ -148,7 +150,7 @@ public final class UpstreamClient {
       int status = response.statusCode();
       boolean whole = status == 200 && offset == 0;
       boolean resumed = status == 206 && offset > 0
-          && contentRangeStart(response.getHeader("Content-Range")) == offset;
+          && ContentRange.start(response.getHeader("Content-Range")) == offset;
       if (whole || resumed) {
         return Future.succeededFuture(body(response, tapped.get()));
       }
@@ -187,10 +189,22 @@ public final class UpstreamClient {
         });
   }
 
-  /** GETs {@code tags/list} with the given (already validated) query; any status is returned. */
-  public Future<HttpClientResponse> tags(RepositoryName repo, String query) {
+  /** An upstream's answer to {@code tags/list}: the JSON as sent, and its {@code Link} to the next page. */
+  public record TagList(byte[] json, Optional<String> link) {}
+
+  /** Bodies of {@code tags/list} are read up to this size. */
+  static final int TAGS_LIST_LIMIT = 4 * 1024 * 1024;
+
+  /** GETs {@code tags/list} with the given (already validated) query; a status other than 200 fails, mapped. */
+  public Future<TagList> tags(RepositoryName repo, String query) {
     return send(HttpMethod.GET, repo, "tags/list" + (query.isEmpty() ? "" : "?" + query),
-        MultiMap.caseInsensitiveMultiMap(), "tags");
+        MultiMap.caseInsensitiveMultiMap(), "tags").compose(response -> {
+          if (response.statusCode() != 200) {
+            return UpstreamErrors.of(key(), UpstreamErrors.Subject.tags, response).compose(Future::failedFuture);
+          }
+          Optional<String> link = Optional.ofNullable(response.getHeader("Link"));
+          return Bodies.read(response, TAGS_LIST_LIMIT).map(body -> new TagList(body.getBytes(), link));
+        });
   }
 
   /**
@@ -256,7 +270,7 @@ public final class UpstreamClient {
         .setFollowRedirects(false);
     options.putHeader(HttpHeaders.USER_AGENT, USER_AGENT);
     headers.forEach(options::putHeader);
-    if (authorization != null && sameOrigin(url, config.url())) {
+    if (authorization != null && HttpOrigin.same(url, config.url())) {
       options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
     }
     long started = System.nanoTime();
@@ -401,15 +415,6 @@ public final class UpstreamClient {
     return "Basic " + Base64.getEncoder().encodeToString(credentials.getBytes(StandardCharsets.UTF_8));
   }
 
-  static boolean sameOrigin(URI a, URI b) {
-    return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost().equalsIgnoreCase(b.getHost())
-        && port(a) == port(b);
-  }
-
-  private static int port(URI u) {
-    return u.getPort() > 0 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
-  }
-
   private static boolean isRedirect(int status) {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
   }
@@ -445,19 +450,6 @@ public final class UpstreamClient {
       return n >= 0 ? OptionalLong.of(n) : OptionalLong.empty();
     } catch (NumberFormatException e) {
       return OptionalLong.empty();
-    }
-  }
-
-  static long contentRangeStart(String header) {
-    // bytes 100-199/200
-    if (header == null || !header.startsWith("bytes ")) {
-      return -1;
-    }
-    int dash = header.indexOf('-');
-    try {
-      return dash > 6 ? Long.parseLong(header.substring(6, dash).trim()) : -1;
-    } catch (NumberFormatException e) {
-      return -1;
     }
   }
 

@@ -12,22 +12,22 @@ class ManifestReferenceTest {
   @Test
   void anInvalidTagNamesNoManifestAnd404sLikeDistribution() {
     RegistryException e = assertThrows(RegistryException.class,
-        () -> RegistryHandler.manifestReference(".INVALID_MANIFEST_NAME"));
+        () -> ManifestEndpoint.manifestReference(".INVALID_MANIFEST_NAME"));
     assertEquals(ErrorCode.MANIFEST_UNKNOWN, e.code());
     assertEquals(404, e.status());
   }
 
   @Test
   void aMalformedDigestStaysA400() {
-    RegistryException e = assertThrows(RegistryException.class, () -> RegistryHandler.manifestReference("sha256:xyz"));
+    RegistryException e = assertThrows(RegistryException.class, () -> ManifestEndpoint.manifestReference("sha256:xyz"));
     assertEquals(ErrorCode.DIGEST_INVALID, e.code());
     assertEquals(400, e.status());
   }
 
   @Test
   void tagsAndDigestsParse() {
-    assertEquals("v1.2", RegistryHandler.manifestReference("v1.2").toString());
+    assertEquals("v1.2", ManifestEndpoint.manifestReference("v1.2").toString());
     String digest = "sha256:" + "a".repeat(64);
-    assertEquals(digest, RegistryHandler.manifestReference(digest).toString());
+    assertEquals(digest, ManifestEndpoint.manifestReference(digest).toString());
   }
 }
