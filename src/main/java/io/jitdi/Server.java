@@ -95,6 +95,8 @@ public final class Server {
       JitImages jit = new JitImages(vertx, rules, config.jit(), router, cache, io, metrics, Clock.systemUTC(),
           new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of(new ModelSources(
               new CachedArtifacts(vertx, router, cache), config.jit(), System::getenv, UpstreamClient.USER_AGENT))));
+      // a blob a client asks for may be one a JIT image built (rebuilt from its recipe) or took from its base
+      cache.blobs().useOrigins(jit);
       MetricsEndpoint metricsEndpoint = new MetricsEndpoint(metrics, io);
       RegistryHandler handler = new RegistryHandler(vertx, router, cache, jit, metrics,
           config.server().metricsListen().isPresent() ? null : metricsEndpoint, config.server().auth());

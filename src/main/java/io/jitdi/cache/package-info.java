@@ -3,7 +3,7 @@
  * Caffeine in front, the blob store and its one way in ({@code BlobStore.TempBlob}), fills, blob answers
  * ({@code BlobBody}), manifests, eviction and start-up reconciliation.
  *
- * <p>May import: {@code io.jitdi.concurrent}, {@code io.jitdi.config}, {@code io.jitdi.metrics}, {@code io.jitdi.oci},
+ * <p>May import: {@code io.jitdi.concurrent}, {@code io.jitdi.config}, {@code io.jitdi.http}, {@code io.jitdi.metrics}, {@code io.jitdi.oci},
  * {@code io.jitdi.stream}, {@code io.jitdi.upstream}.
  */
 package io.jitdi.cache;

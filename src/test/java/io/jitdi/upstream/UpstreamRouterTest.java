@@ -105,9 +105,9 @@ class UpstreamRouterTest {
 
   @Test
   void authorizationStaysWithTheUpstreamsOrigin() {
-    assertTrue(UpstreamClient.sameOrigin(URI.create("https://ghcr.io/v2/x"), URI.create("https://ghcr.io")));
-    assertTrue(!UpstreamClient.sameOrigin(URI.create("https://cdn.ghcr.io/x"), URI.create("https://ghcr.io")));
-    assertTrue(!UpstreamClient.sameOrigin(URI.create("http://ghcr.io/x"), URI.create("https://ghcr.io")));
-    assertTrue(!UpstreamClient.sameOrigin(URI.create("https://ghcr.io:8443/x"), URI.create("https://ghcr.io")));
+    assertTrue(io.jitdi.http.HttpOrigin.same(URI.create("https://ghcr.io/v2/x"), URI.create("https://ghcr.io")));
+    assertTrue(!io.jitdi.http.HttpOrigin.same(URI.create("https://cdn.ghcr.io/x"), URI.create("https://ghcr.io")));
+    assertTrue(!io.jitdi.http.HttpOrigin.same(URI.create("http://ghcr.io/x"), URI.create("https://ghcr.io")));
+    assertTrue(!io.jitdi.http.HttpOrigin.same(URI.create("https://ghcr.io:8443/x"), URI.create("https://ghcr.io")));
   }
 }

@@ -1,5 +1,7 @@
 package io.jitdi.jit.sources;
 
+import io.jitdi.http.ContentRange;
+import io.jitdi.http.HttpOrigin;
 import io.jitdi.oci.Digest;
 import java.io.IOException;
 import java.io.InputStream;
@@ -101,7 +103,7 @@ public final class HttpSource implements Source {
       if (offset > 0) {
         c.setRequestProperty("Range", "bytes=" + offset + "-");
       }
-      if (token.isPresent() && sameOrigin(target, url)) {
+      if (token.isPresent() && HttpOrigin.same(target, url)) {
         c.setRequestProperty("Authorization", "Bearer " + token.get());
       }
       int status = c.getResponseCode();
@@ -139,20 +141,7 @@ public final class HttpSource implements Source {
   }
 
   private static long rangeStart(HttpURLConnection c) {
-    String range = c.getHeaderField("Content-Range");
-    if (range == null || !range.startsWith("bytes ")) {
-      return -1;
-    }
-    try {
-      return Long.parseLong(range.substring(6, range.indexOf('-')).trim());
-    } catch (RuntimeException e) {
-      return -1;
-    }
-  }
-
-  private static boolean sameOrigin(URI a, URI b) {
-    return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost().equalsIgnoreCase(b.getHost())
-        && a.getPort() == b.getPort();
+    return ContentRange.start(c.getHeaderField("Content-Range"));
   }
 
   @Override

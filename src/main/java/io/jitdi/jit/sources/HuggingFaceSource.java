@@ -1,5 +1,6 @@
 package io.jitdi.jit.sources;
 
+import io.jitdi.http.HttpOrigin;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jitdi.oci.Digest;
@@ -143,7 +144,7 @@ public final class HuggingFaceSource implements Source {
       array.forEach(entries::add);
       Matcher next = answer.link() == null ? null : NEXT.matcher(answer.link());
       page = next != null && next.find() ? page.resolve(next.group(1)) : null;
-      if (page != null && !sameOrigin(page, endpoint)) {
+      if (page != null && !HttpOrigin.same(page, endpoint)) {
         throw new IOException(describe() + ": the listing's next page " + page + " is on another host");
       }
     }
@@ -180,11 +181,6 @@ public final class HuggingFaceSource implements Source {
     } finally {
       c.disconnect();
     }
-  }
-
-  private static boolean sameOrigin(URI a, URI b) {
-    return a.getScheme().equalsIgnoreCase(b.getScheme()) && a.getHost().equalsIgnoreCase(b.getHost())
-        && a.getPort() == b.getPort();
   }
 
   /** Percent-encodes each path segment (a space is %20, not +). */
