@@ -61,9 +61,6 @@ public final class Server {
     return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
   }
 
-  static final int UPSTREAM_MAX_CHUNK = 256 * 1024;
-  static final int UPSTREAM_READ_BUFFER = 1024 * 1024;
-
   /** Starts everything (blocking until the servers listen). */
   public static Server start(JitdiConfig config, RuleSet rules) throws Exception {
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors());
@@ -72,25 +69,8 @@ public final class Server {
     Cache cache = null;
     try {
       JitdiMetrics metrics = new JitdiMetrics();
-      HttpClient http = vertx.createHttpClient(new HttpClientOptions()
-          .setKeepAlive(true)
-          .setTcpNoDelay(true)
-          .setForceSni(true)
-          .setDecompressionSupported(false)
-          // blob bodies arrive in few large chunks: reads of up to 1 MiB (instead of at most 64 KiB), and body chunks
-          // of up to 256 KiB (instead of 8 KiB); every chunk costs a trip through the pipe, the hash and the file
-          .setReceiveBufferSize(UPSTREAM_READ_BUFFER)
-          .setMaxChunkSize(UPSTREAM_MAX_CHUNK)
-          .setMaxRedirects(0), new PoolOptions().setHttp1MaxSize(32));
-      TokenCache tokens = new TokenCache(Clock.systemUTC());
-      Map<String, UpstreamClient> upstreams = new LinkedHashMap<>();
-      for (UpstreamConfig upstream : config.upstreams().values()) {
-        upstreams.put(upstream.key(), new UpstreamClient(upstream, http, tokens, metrics));
-        metrics.registerUpstream(upstream.key());
-      }
-      Set<String> jitRegistries = new java.util.TreeSet<>(rules.registries());
-      jitRegistries.removeAll(upstreams.keySet());
-      UpstreamRouter router = new UpstreamRouter(upstreams, config.defaultUpstream(), jitRegistries);
+      UpstreamRouter router = UpstreamRouter.connect(vertx, config.upstreams().values(), config.defaultUpstream(),
+          rules.registries(), metrics);
       cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
       JitImages jit = new JitImages(vertx, rules, config.jit(), router, cache, io, metrics, Clock.systemUTC(),
           new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of(new ModelSources(
@@ -110,9 +90,9 @@ public final class Server {
       }
       LOG.info("jitdi {} listening on {} ({}{}) with upstreams {} (default {}), {} JIT rules{}; config {}",
           Version.VERSION, config.server().listen(), config.server().tls().isPresent() ? "https" : "http",
-          config.server().auth().isPresent() ? ", clients authenticate" : "", upstreams.keySet(),
-          config.defaultUpstream(), rules.rules().size(), jitRegistries.isEmpty() ? "" : " (JIT registries "
-          + jitRegistries + ")", config.file());
+          config.server().auth().isPresent() ? ", clients authenticate" : "", router.upstreams().keySet(),
+          config.defaultUpstream(), rules.rules().size(), router.jitRegistries().isEmpty() ? "" : " (JIT registries "
+          + router.jitRegistries() + ")", config.file());
       return new Server(vertx, io, cache, deployments);
     } catch (Exception | Error e) {
       if (cache != null) {
@@ -122,27 +102,6 @@ public final class Server {
       io.close();
       throw e;
     }
-  }
-
-  /** Starts and keeps running until the JVM is told to stop; returns the exit status if start-up fails. */
-  static int runUntilShutdown(JitdiConfig config, RuleSet rules, PrintStream err) {
-    Logging.apply(config.log());
-    Server server;
-    try {
-      server = start(config, rules);
-    } catch (Exception e) {
-      Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null
-          ? e.getCause() : e;
-      err.println("jitdi: cannot start: " + cause.getMessage());
-      LOG.error("start-up failed", cause);
-      return Main.FAILED;
-    }
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      server.stop();
-      // a clean stop on SIGTERM exits 0, not the JVM's 143, so supervisors can tell it from a crash
-      Runtime.getRuntime().halt(Main.OK);
-    }, "jitdi-shutdown"));
-    return Main.OK;
   }
 
   /** Stops serving, waits for fills in flight (bounded), and closes the cache. */

@@ -1,6 +1,8 @@
 /**
- * The command line and the wiring of one running instance ({@code Main}, {@code Server} and the commands).
+ * The wiring of one running instance ({@code Server}: upstreams, cache, JIT images, HTTP servers; start and stop).
  *
- * <p>May import: any package of jitdi.
+ * <p>May import: {@code io.jitdi.cache}, {@code io.jitdi.concurrent}, {@code io.jitdi.config}, {@code io.jitdi.jit},
+ * {@code io.jitdi.jit.sources}, {@code io.jitdi.metrics}, {@code io.jitdi.oci}, {@code io.jitdi.registry},
+ * {@code io.jitdi.upstream}.
  */
 package io.jitdi;

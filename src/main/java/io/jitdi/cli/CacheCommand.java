@@ -1,4 +1,4 @@
-package io.jitdi;
+package io.jitdi.cli;
 
 import io.jitdi.cache.CacheDirectory;
 import io.jitdi.cache.OciLayoutTransfer;
@@ -29,7 +29,7 @@ final class CacheCommand {
 
   private CacheCommand() {}
 
-  static int run(List<String> args, PrintStream out, PrintStream err) {
+  static ExitCode run(List<String> args, PrintStream out, PrintStream err) {
     String action = args.isEmpty() ? "" : args.get(0);
     String configFile = null;
     Path output = null;
@@ -41,7 +41,7 @@ final class CacheCommand {
         case "-o", "--output" -> output = i + 1 < args.size() ? Path.of(args.get(++i)) : null;
         case "--help", "-h" -> {
           out.print(USAGE);
-          return Main.OK;
+          return ExitCode.OK;
         }
         default -> operands.add(a);
       }
@@ -51,11 +51,11 @@ final class CacheCommand {
     if (!importing && !exporting) {
       err.println("jitdi cache: " + (action.isEmpty() ? "import or export?" : "bad arguments for " + action)
           + "\n\n" + USAGE);
-      return Main.USAGE;
+      return ExitCode.USAGE;
     }
-    Optional<JitdiConfig> loaded = Main.loadConfig(configFile, err);
+    Optional<JitdiConfig> loaded = ConfigFiles.load(configFile, err);
     if (loaded.isEmpty()) {
-      return Main.USAGE;
+      return ExitCode.USAGE;
     }
     JitdiConfig cfg = loaded.get();
     CacheDirectory cache;
@@ -63,7 +63,7 @@ final class CacheCommand {
       cache = CacheDirectory.open(cfg.cache().dir());
     } catch (IllegalStateException e) {
       err.println("jitdi cache: " + e.getMessage() + "; stop jitdi first");
-      return Main.USAGE;
+      return ExitCode.USAGE;
     }
     try (cache) {
       OciLayoutTransfer transfer = cache.transfer(cfg.upstreams().keySet(), cfg.cache().maxSize(), Clock.systemUTC());
@@ -74,10 +74,10 @@ final class CacheCommand {
       }
       out.printf("%d images, %d manifests, %d blobs (%d bytes) %s%n", report.images().size(), report.manifests(),
           report.blobs(), report.bytes(), importing ? "added to " + cache.root() : "written to " + output);
-      return Main.OK;
+      return ExitCode.OK;
     } catch (IOException | RuntimeException e) {
       err.println("jitdi cache " + action + ": " + e.getMessage());
-      return Main.FAILED;
+      return ExitCode.FAILED;
     }
   }
 }

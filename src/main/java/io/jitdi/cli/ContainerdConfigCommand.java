@@ -1,4 +1,4 @@
-package io.jitdi;
+package io.jitdi.cli;
 
 import io.jitdi.node.ContainerdHosts;
 import java.io.IOException;
@@ -30,7 +30,7 @@ final class ContainerdConfigCommand {
 
   private ContainerdConfigCommand() {}
 
-  static int run(List<String> args, PrintStream out, PrintStream err) {
+  static ExitCode run(List<String> args, PrintStream out, PrintStream err) {
     List<String> registries = new ArrayList<>();
     String mirror = "http://127.0.0.1:8888";
     Path dir = Path.of("/etc/containerd/certs.d");
@@ -53,7 +53,7 @@ final class ContainerdConfigCommand {
           case "--remove" -> remove = true;
           case "--help", "-h" -> {
             out.print(USAGE);
-            return Main.OK;
+            return ExitCode.OK;
           }
           default -> throw new IllegalArgumentException("unknown argument " + a);
         }
@@ -70,13 +70,13 @@ final class ContainerdConfigCommand {
         out.println(c.outcome().name().toLowerCase(java.util.Locale.ROOT) + " " + c.file()
             + (c.outcome() == ContainerdHosts.Outcome.UNCHANGED && remove ? " (not written by jitdi, kept)" : ""));
       }
-      return Main.OK;
+      return ExitCode.OK;
     } catch (IllegalArgumentException e) {
       err.println("jitdi containerd-config: " + e.getMessage() + "\n\n" + USAGE);
-      return Main.USAGE;
+      return ExitCode.USAGE;
     } catch (IOException e) {
       err.println("jitdi containerd-config: " + e.getMessage());
-      return Main.FAILED;
+      return ExitCode.FAILED;
     }
   }
 

@@ -1,4 +1,4 @@
-package io.jitdi;
+package io.jitdi.cli;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;

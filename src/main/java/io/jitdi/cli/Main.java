@@ -1,4 +1,4 @@
-package io.jitdi;
+package io.jitdi.cli;
 
 import io.jitdi.config.ConfigException;
 import io.jitdi.config.ConfigLoader;
@@ -16,10 +16,6 @@ import java.util.Optional;
  * line or config (the message names file, line and fix), 1 when start-up fails otherwise.
  */
 public final class Main {
-  static final int OK = 0;
-  static final int FAILED = 1;
-  static final int USAGE = 2;
-
   private static final String USAGE_TEXT = """
       Usage: java -jar jitdi.jar [COMMAND] [--config FILE] [OPTIONS]
 
@@ -50,13 +46,13 @@ public final class Main {
 
   public static void main(String[] args) {
     System.setProperty("vertx.logger-delegate-factory-class-name", "io.vertx.core.logging.SLF4JLogDelegateFactory");
-    int status = run(args, System.out, System.err);
-    if (status != OK) {
-      System.exit(status);
+    ExitCode exit = run(args, System.out, System.err);
+    if (exit != ExitCode.OK) {
+      System.exit(exit.status());
     }
   }
 
-  static int run(String[] args, PrintStream out, PrintStream err) {
+  static ExitCode run(String[] args, PrintStream out, PrintStream err) {
     if (args.length > 0 && args[0].equals("containerd-config")) {
       return ContainerdConfigCommand.run(List.of(args).subList(1, args.length), out, err);
     }
@@ -72,12 +68,12 @@ public final class Main {
       switch (a) {
         case "--help", "-h", "help" -> {
           out.print(USAGE_TEXT);
-          return OK;
+          return ExitCode.OK;
         }
         case "--config", "-c" -> {
           if (i + 1 >= args.length) {
             err.println("jitdi: --config needs a file\n\n" + USAGE_TEXT);
-            return USAGE;
+            return ExitCode.USAGE;
           }
           configFile = args[++i];
         }
@@ -87,7 +83,7 @@ public final class Main {
             configFile = a.substring("--config=".length());
           } else if (a.startsWith("-")) {
             err.println("jitdi: unknown option " + a + "\n\n" + USAGE_TEXT);
-            return USAGE;
+            return ExitCode.USAGE;
           } else {
             rest.add(a);
           }
@@ -101,11 +97,11 @@ public final class Main {
     if (!(command.equals("serve") || command.equals("verify") || (command.equals("resolve") && image != null))
         || !rest.isEmpty() || (fix && !command.equals("verify"))) {
       err.println("jitdi: unknown command " + String.join(" ", args) + "\n\n" + USAGE_TEXT);
-      return USAGE;
+      return ExitCode.USAGE;
     }
-    Optional<JitdiConfig> loaded = loadConfig(configFile, err);
+    Optional<JitdiConfig> loaded = ConfigFiles.load(configFile, err);
     if (loaded.isEmpty()) {
-      return USAGE;
+      return ExitCode.USAGE;
     }
     JitdiConfig config = loaded.get();
     RuleSet rules;
@@ -113,7 +109,7 @@ public final class Main {
       rules = RuleSet.compile(config.images(), config.upstreams().keySet(), config.jit());
     } catch (ConfigException e) {
       err.println("jitdi: invalid config: " + e.getMessage());
-      return USAGE;
+      return ExitCode.USAGE;
     }
     if (command.equals("resolve")) {
       return ResolveCommand.run(config, rules, image, out);
@@ -121,21 +117,6 @@ public final class Main {
     if (command.equals("verify")) {
       return VerifyCommand.run(config, fix, out, err);
     }
-    return Server.runUntilShutdown(config, rules, err);
-  }
-
-  /**
-   * Loads the config from {@code configFile}, else {@code $JITDI_CONFIG}, else {@code conf/jitdi.yaml}; empty after
-   * printing file, line and fix when it is invalid.
-   */
-  static Optional<JitdiConfig> loadConfig(String configFile, PrintStream err) {
-    Path path = Path.of(configFile != null ? configFile
-        : System.getenv("JITDI_CONFIG") != null ? System.getenv("JITDI_CONFIG") : "conf/jitdi.yaml");
-    try {
-      return Optional.of(ConfigLoader.withSystemEnv().load(path));
-    } catch (ConfigException e) {
-      err.println("jitdi: invalid config: " + e.getMessage());
-      return Optional.empty();
-    }
+    return ServeCommand.run(config, rules, err);
   }
 }

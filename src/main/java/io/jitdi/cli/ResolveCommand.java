@@ -1,4 +1,4 @@
-package io.jitdi;
+package io.jitdi.cli;
 
 import io.jitdi.config.ImageRuleConfig.Platform;
 import io.jitdi.config.JitdiConfig;
@@ -44,11 +44,11 @@ import java.util.TreeSet;
 final class ResolveCommand {
   private ResolveCommand() {}
 
-  static int run(JitdiConfig config, RuleSet rules, String image, PrintStream out) {
+  static ExitCode run(JitdiConfig config, RuleSet rules, String image, PrintStream out) {
     int colon = image.lastIndexOf(':');
     if (colon <= 0 || image.lastIndexOf('/') > colon || image.indexOf('@') >= 0) {
       out.println("give [registry/]name:tag, e.g. jit.local/llama-cpp/llama-2:7b-chat-Q4_K_M-gguf");
-      return Main.FAILED;
+      return ExitCode.FAILED;
     }
     Vertx vertx = Vertx.vertx();
     try {
@@ -58,24 +58,17 @@ final class ResolveCommand {
     }
   }
 
-  private static int run(JitdiConfig config, RuleSet rules, String image, PrintStream out, Vertx vertx, int colon) {
-    Map<String, UpstreamClient> clients = new LinkedHashMap<>();
-    JitdiMetrics metrics = new JitdiMetrics();
-    HttpClient http = vertx.createHttpClient(new HttpClientOptions().setMaxRedirects(0));
-    for (UpstreamConfig u : config.upstreams().values()) {
-      clients.put(u.key(), new UpstreamClient(u, http, new TokenCache(Clock.systemUTC()), metrics));
-    }
-    TreeSet<String> jitRegistries = new TreeSet<>(rules.registries());
-    jitRegistries.removeAll(clients.keySet());
+  private static ExitCode run(JitdiConfig config, RuleSet rules, String image, PrintStream out, Vertx vertx, int colon) {
+    UpstreamRouter router = UpstreamRouter.connect(vertx, config.upstreams().values(), config.defaultUpstream(),
+        rules.registries(), new JitdiMetrics());
     UpstreamRouter.Route route;
     Tag tag;
     try {
-      route = new UpstreamRouter(clients, config.defaultUpstream(), jitRegistries).route(null,
-          image.substring(0, colon));
+      route = router.route(null, image.substring(0, colon));
       tag = Tag.parse(image.substring(colon + 1));
     } catch (RegistryException e) {
       out.println("not an image name: " + e.getMessage());
-      return Main.FAILED;
+      return ExitCode.FAILED;
     }
     String full = route.registry() + "/" + route.name() + ":" + tag;
     out.println("image:       " + full);
@@ -83,7 +76,7 @@ final class ResolveCommand {
     if (match.isEmpty()) {
       out.println("no rule matches " + full + (route.jitOnly() ? "" : "; it would be pulled from upstream "
           + route.registry()));
-      return Main.FAILED;
+      return ExitCode.FAILED;
     }
     Rule rule = match.get().rule();
     out.println("rule:        " + rule.name() + " (" + rule.where() + ")");
@@ -107,7 +100,7 @@ final class ResolveCommand {
     }
     out.println("compression: " + rule.compression());
     Planner planner = new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of(new ModelSources(
-        new ManifestsOnly(clients), config.jit(), System::getenv, UpstreamClient.USER_AGENT)));
+        new ManifestsOnly(router.upstreams()), config.jit(), System::getenv, UpstreamClient.USER_AGENT)));
     Map<String, Listing> listings = new HashMap<>();
     for (Platform platform : platforms) {
       out.println("files for " + platform + ":");
@@ -131,10 +124,10 @@ final class ResolveCommand {
     }
     if (failures.isEmpty()) {
       out.println("checks:      ok");
-      return Main.OK;
+      return ExitCode.OK;
     }
     failures.forEach(f -> out.println("would fail:  " + f));
-    return Main.FAILED;
+    return ExitCode.FAILED;
   }
 
   /** Reads manifests straight from the upstream (no cache, no blobs): what a dry run needs of model artifacts. */

@@ -1,4 +1,4 @@
-package io.jitdi;
+package io.jitdi.cli;
 
 import io.jitdi.cache.CacheDirectory;
 import io.jitdi.cache.Reconciler;
@@ -15,13 +15,13 @@ import java.time.Clock;
 final class VerifyCommand {
   private VerifyCommand() {}
 
-  static int run(JitdiConfig config, boolean fix, PrintStream out, PrintStream err) {
+  static ExitCode run(JitdiConfig config, boolean fix, PrintStream out, PrintStream err) {
     CacheDirectory cache;
     try {
       cache = CacheDirectory.open(config.cache().dir());
     } catch (IllegalStateException e) {
       err.println("jitdi verify: " + e.getMessage() + "; stop jitdi before verifying its cache");
-      return Main.USAGE;
+      return ExitCode.USAGE;
     }
     long started = System.nanoTime();
     Reconciler.Report report;
@@ -29,7 +29,7 @@ final class VerifyCommand {
       report = cache.verify(Clock.systemUTC(), fix);
     } catch (IOException e) {
       err.println("jitdi verify: cannot read the cache at " + cache.root() + ": " + e.getMessage());
-      return Main.FAILED;
+      return ExitCode.FAILED;
     }
     for (Reconciler.Problem p : report.problems()) {
       out.println((fix ? "removed  " : "bad      ") + p);
@@ -37,6 +37,6 @@ final class VerifyCommand {
     out.printf("%s: %d blobs (%d bytes) and manifests verified, %d problems%s in %.1fs%n", cache.root(),
         report.blobs(), report.bytes(), report.problems().size(), fix && !report.problems().isEmpty() ? " fixed" : "",
         (System.nanoTime() - started) / 1e9);
-    return report.problems().isEmpty() || fix ? Main.OK : Main.FAILED;
+    return report.problems().isEmpty() || fix ? ExitCode.OK : ExitCode.FAILED;
   }
 }

@@ -1,11 +1,21 @@
 package io.jitdi.upstream;
 
+import io.jitdi.config.UpstreamConfig;
+import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.PoolOptions;
+import java.time.Clock;
+import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Picks the upstream for a request, and the repository name to ask it for.
@@ -41,6 +51,39 @@ public final class UpstreamRouter {
   private final Map<String, UpstreamClient> upstreams;
   private final Set<String> jitRegistries;
   private final UpstreamClient defaultUpstream;
+
+  /** Body chunks of up to this size (Netty's default is 8 KiB): each chunk is a trip through the fill's lanes. */
+  static final int MAX_CHUNK = 256 * 1024;
+  /** Socket receive buffer for upstream connections: blob bodies arrive in few large reads. */
+  static final int READ_BUFFER = 1024 * 1024;
+
+  /**
+   * Connects to the configured upstreams: one HTTP client tuned for blob bodies, shared token cache, one
+   * {@link UpstreamClient} per upstream (registered with {@code metrics}). The wiring every command that talks to
+   * upstreams shares.
+   *
+   * @param ruleRegistries the registries JIT rules name; those without an upstream are JIT-only
+   */
+  public static UpstreamRouter connect(Vertx vertx, Collection<UpstreamConfig> configs, String defaultKey,
+      Set<String> ruleRegistries, JitdiMetrics metrics) {
+    HttpClient http = vertx.createHttpClient(new HttpClientOptions()
+        .setKeepAlive(true)
+        .setTcpNoDelay(true)
+        .setForceSni(true)
+        .setDecompressionSupported(false)
+        .setReceiveBufferSize(READ_BUFFER)
+        .setMaxChunkSize(MAX_CHUNK)
+        .setMaxRedirects(0), new PoolOptions().setHttp1MaxSize(32));
+    TokenCache tokens = new TokenCache(Clock.systemUTC());
+    Map<String, UpstreamClient> upstreams = new LinkedHashMap<>();
+    for (UpstreamConfig upstream : configs) {
+      upstreams.put(upstream.key(), new UpstreamClient(upstream, http, tokens, metrics));
+      metrics.registerUpstream(upstream.key());
+    }
+    Set<String> jitRegistries = new TreeSet<>(ruleRegistries);
+    jitRegistries.removeAll(upstreams.keySet());
+    return new UpstreamRouter(upstreams, defaultKey, jitRegistries);
+  }
 
   public UpstreamRouter(Map<String, UpstreamClient> upstreams, String defaultKey) {
     this(upstreams, defaultKey, Set.of());
@@ -91,6 +134,11 @@ public final class UpstreamRouter {
       }
     }
     return new Route(defaultUpstream.key(), defaultUpstream, name(defaultUpstream, rawName));
+  }
+
+  /** The registries JIT rules name that are not upstreams: answered only by JIT images and what they built. */
+  public Set<String> jitRegistries() {
+    return jitRegistries;
   }
 
   public Map<String, UpstreamClient> upstreams() {
