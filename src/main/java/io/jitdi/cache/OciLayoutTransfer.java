@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.jitdi.oci.Descriptor;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
@@ -113,7 +114,12 @@ public final class OciLayoutTransfer {
     for (JsonNode d : top.path("manifests")) {
       String ref = d.path("annotations").path(REF_NAME).asText("");
       ImageReference name = parseName(layout, ref);
-      Digest digest = descriptorDigest(layout, d);
+      Digest digest;
+      try {
+        digest = sha256Only(layout, Descriptor.of(d).digest());
+      } catch (RegistryException e) {
+        throw new IOException(layout + "/index.json: " + e.getMessage());
+      }
       if (name.reference().isDigest()) {
         throw new IOException(layout + "/index.json: " + REF_NAME + " \"" + ref + "\" names a digest; name the image "
             + "by tag");
@@ -203,29 +209,32 @@ public final class OciLayoutTransfer {
       throw new IOException(layout + ": blobs/sha256/" + digest.hex() + " hashes to " + manifest.digest());
     }
     manifests.put(digest, manifest);
-    for (JsonNode child : manifest.children()) {
-      Digest d = descriptorDigest(layout, child);
+    List<Descriptor> children;
+    List<Descriptor> parts;
+    try {
+      children = manifest.children();
+      parts = manifest.blobs();
+    } catch (RegistryException e) {
+      throw new IOException(layout + ": manifest " + digest + " has a bad descriptor: " + e.getMessage());
+    }
+    for (Descriptor child : children) {
+      Digest d = sha256Only(layout, child.digest());
       // an exported index keeps naming the platforms the exporting node never pulled; they are not in the layout
       if (Files.isRegularFile(blobFile(layout, d))) {
-        walk(layout, d, child.path("mediaType").asText(""), manifests, blobs);
+        walk(layout, d, child.mediaType(), manifests, blobs);
       }
     }
-    for (JsonNode blob : manifest.blobs()) {
-      blobs.add(descriptorDigest(layout, blob));
+    for (Descriptor blob : parts) {
+      blobs.add(sha256Only(layout, blob.digest()));
     }
     return manifest;
   }
 
-  private static Digest descriptorDigest(Path layout, JsonNode descriptor) throws IOException {
-    try {
-      Digest d = Digest.parse(descriptor.path("digest").asText(""));
-      if (!d.algorithm().equals("sha256")) {
-        throw new IOException(layout + ": only sha256 digests are supported, not " + d);
-      }
-      return d;
-    } catch (RegistryException e) {
-      throw new IOException(layout + ": a descriptor has a bad digest: " + e.getMessage());
+  private static Digest sha256Only(Path layout, Digest d) throws IOException {
+    if (!d.algorithm().equals("sha256")) {
+      throw new IOException(layout + ": only sha256 digests are supported, not " + d);
     }
+    return d;
   }
 
   private static JsonNode readLayoutIndex(Path layout) throws IOException {
@@ -395,15 +404,15 @@ public final class OciLayoutTransfer {
     Manifest manifest = index.manifest(digest).orElseThrow(() -> new IOException(name + ": manifest " + digest
         + " is not in the cache; pull the image through jitdi first"));
     manifests.put(digest, manifest);
-    for (JsonNode child : manifest.children()) {
-      Digest d = Digest.parse(child.path("digest").asText(""));
+    for (Descriptor child : manifest.children()) {
+      Digest d = child.digest();
       if (index.manifest(d).isPresent()) {
         cachedWalk(name, d, manifests, blobs);
       }
       // platforms never pulled through this node are left out: the exported index still names them
     }
-    for (JsonNode r : manifest.blobs()) {
-      Digest d = Digest.parse(r.path("digest").asText(""));
+    for (Descriptor r : manifest.blobs()) {
+      Digest d = r.digest();
       if (index.blob(d).isEmpty() || !Files.exists(cache.blob(d))) {
         throw new IOException(name + ": blob " + d + " is not in the cache (evicted, or never pulled); pull the "
             + "image through jitdi again");

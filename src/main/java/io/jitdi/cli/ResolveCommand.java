@@ -1,6 +1,6 @@
 package io.jitdi.cli;
 
-import io.jitdi.config.ImageRuleConfig.Platform;
+import io.jitdi.oci.Platform;
 import io.jitdi.config.JitdiConfig;
 import io.jitdi.config.UpstreamConfig;
 import io.jitdi.jit.CachedArtifacts;
@@ -15,6 +15,7 @@ import io.jitdi.jit.sources.SourceFile;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
+import io.jitdi.oci.ImageName;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.Tag;
 import io.jitdi.upstream.TokenCache;
@@ -45,27 +46,29 @@ final class ResolveCommand {
   private ResolveCommand() {}
 
   static ExitCode run(JitdiConfig config, RuleSet rules, String image, PrintStream out) {
-    int colon = image.lastIndexOf(':');
-    if (colon <= 0 || image.lastIndexOf('/') > colon || image.indexOf('@') >= 0) {
-      out.println("give [registry/]name:tag, e.g. jit.local/llama-cpp/llama-2:7b-chat-Q4_K_M-gguf");
+    ImageName name;
+    try {
+      name = ImageName.parse(image);
+    } catch (RegistryException e) {
+      out.println(e.getMessage());
       return ExitCode.FAILED;
     }
     Vertx vertx = Vertx.vertx();
     try {
-      return run(config, rules, image, out, vertx, colon);
+      return run(config, rules, name, out, vertx);
     } finally {
       vertx.close();
     }
   }
 
-  private static ExitCode run(JitdiConfig config, RuleSet rules, String image, PrintStream out, Vertx vertx, int colon) {
+  private static ExitCode run(JitdiConfig config, RuleSet rules, ImageName name, PrintStream out, Vertx vertx) {
     UpstreamRouter router = UpstreamRouter.connect(vertx, config.upstreams().values(), config.defaultUpstream(),
         rules.registries(), new JitdiMetrics());
     UpstreamRouter.Route route;
     Tag tag;
     try {
-      route = router.route(null, image.substring(0, colon));
-      tag = Tag.parse(image.substring(colon + 1));
+      route = router.route(null, name.path());
+      tag = name.tag();
     } catch (RegistryException e) {
       out.println("not an image name: " + e.getMessage());
       return ExitCode.FAILED;

@@ -1,5 +1,6 @@
 package io.jitdi.config;
 
+import io.jitdi.oci.Platform;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,14 +27,6 @@ public record ImageRuleConfig(String name, String match, Optional<String> regist
 
   /** Layer compression. */
   public enum Compression { none, gzip, zstd }
-
-  /** An OCI platform. */
-  public record Platform(String os, String architecture, Optional<String> variant) {
-    @Override
-    public String toString() {
-      return os + "/" + architecture + variant.map(v -> "/" + v).orElse("");
-    }
-  }
 
   /** What kind of source a file entry reads. */
   public enum SourceKind { path, ollama, huggingface, oci }

@@ -2,7 +2,7 @@ package io.jitdi.config;
 
 import io.jitdi.config.ImageRuleConfig.Compression;
 import io.jitdi.config.ImageRuleConfig.FileSpec;
-import io.jitdi.config.ImageRuleConfig.Platform;
+import io.jitdi.oci.Platform;
 import io.jitdi.config.ImageRuleConfig.SourceKind;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

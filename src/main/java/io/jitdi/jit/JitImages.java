@@ -12,14 +12,16 @@ import io.jitdi.cache.BlobStore.TempBlob;
 import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.concurrent.Io;
 import io.jitdi.concurrent.SingleFlight;
-import io.jitdi.config.ImageRuleConfig.Platform;
+import io.jitdi.oci.Platform;
 import io.jitdi.config.JitConfig;
 import io.jitdi.jit.compose.Composer;
 import io.jitdi.jit.layer.LayerBuilder;
 import io.jitdi.jit.sources.Listing;
 import io.jitdi.jit.sources.SourcePaths;
 import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.oci.Descriptor;
 import io.jitdi.oci.Digest;
+import io.jitdi.oci.ImageName;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
@@ -302,17 +304,14 @@ public final class JitImages implements BlobOrigins {
             List.of(new BasePlatform(platformOf(config), Composer.platform(platformOf(config)), top, config))));
       }
       List<Future<BasePlatform>> wanted = new ArrayList<>();
-      for (JsonNode entry : Composer.entries(top)) {
-        JsonNode node = entry.get("platform");
-        if (node == null) {
+      for (Descriptor entry : top.children()) {
+        Optional<Platform> listed = entry.platform();
+        if (listed.isEmpty() || listed.get().os().equals("unknown") || !wanted(rule, listed.get())) {
           continue;
         }
-        Platform platform = new Platform(node.path("os").asText(), node.path("architecture").asText(),
-            Optional.ofNullable(node.get("variant")).map(JsonNode::asText));
-        if (platform.os().equals("unknown") || !wanted(rule, platform)) {
-          continue;
-        }
-        Digest digest = Digest.parse(entry.path("digest").asText());
+        Platform platform = listed.get();
+        JsonNode node = entry.json().get("platform");
+        Digest digest = entry.digest();
         wanted.add(manifests.get(upstream, ref.repository(), Reference.of(digest), BASE_ACCEPT, true)
             .compose(m -> config(upstream, ref.repository(), m.manifest().orElseThrow())
                 .map(config -> new BasePlatform(platform, node, m.manifest().orElseThrow(), config))));
@@ -333,8 +332,7 @@ public final class JitImages implements BlobOrigins {
   private static Platform platformOf(byte[] config) {
     try {
       JsonNode c = new com.fasterxml.jackson.databind.ObjectMapper().readTree(config);
-      return new Platform(c.path("os").asText("linux"), c.path("architecture").asText("amd64"),
-          Optional.ofNullable(c.get("variant")).map(JsonNode::asText));
+      return Platform.of(c).orElse(new Platform("linux", "amd64", Optional.empty()));
     } catch (IOException e) {
       throw new RegistryException(ErrorCode.MANIFEST_INVALID, 502, "the base image's config is not JSON", Map.of(),
           null, e);
@@ -343,9 +341,12 @@ public final class JitImages implements BlobOrigins {
 
   /** The config blob of a base manifest, through the blob cache. */
   private Future<byte[]> config(UpstreamClient upstream, RepositoryName repo, Manifest manifest) {
-    JsonNode config = Composer.blobs(manifest).get(0);
-    Digest digest = Digest.parse(config.path("digest").asText());
-    return blobBytes(upstream, repo, digest);
+    Optional<Descriptor> config = manifest.config();
+    if (config.isEmpty()) {
+      return Future.failedFuture(new RegistryException(ErrorCode.MANIFEST_INVALID, 502, "base manifest "
+          + manifest.digest() + " has no config", Map.of(), null, null));
+    }
+    return blobBytes(upstream, repo, config.get().digest());
   }
 
   private Future<byte[]> blobBytes(UpstreamClient upstream, RepositoryName repo, Digest digest) {
@@ -482,8 +483,8 @@ public final class JitImages implements BlobOrigins {
       JsonObject origin = new JsonObject().put("upstream", base.upstream().key()).put("repository",
           base.repository().value());
       for (BasePlatform bp : base.platforms()) {
-        for (JsonNode blob : Composer.blobs(bp.manifest())) {
-          putRecord("o|" + blob.path("digest").asText(), origin);
+        for (Descriptor blob : bp.manifest().blobs()) {
+          putRecord("o|" + blob.digest(), origin);
         }
       }
     });
@@ -529,11 +530,12 @@ public final class JitImages implements BlobOrigins {
 
   private Future<Void> rebuild(Digest digest, JsonObject recipe) {
     String image = recipe.getString("image");
-    int slash = image.indexOf('/');
-    int colon = image.lastIndexOf(':');
-    String registry = image.substring(0, slash);
-    RepositoryName name = RepositoryName.parse(image.substring(slash + 1, colon));
-    Tag tag = Tag.parse(image.substring(colon + 1));
+    // recorded as registry/name:tag, the registry always first
+    ImageName recorded = ImageName.parse(image);
+    int slash = recorded.path().indexOf('/');
+    String registry = recorded.path().substring(0, slash);
+    RepositoryName name = RepositoryName.parse(recorded.path().substring(slash + 1));
+    Tag tag = recorded.tag();
     Optional<RuleSet.Match> match = match(registry, name, tag);
     if (match.isEmpty()) {
       return Future.failedFuture(new RegistryException(ErrorCode.BLOB_UNKNOWN, 404, "blob " + digest + " was built "

@@ -1,7 +1,7 @@
 package io.jitdi.jit;
 
 import io.jitdi.config.ImageRuleConfig.FileSpec;
-import io.jitdi.config.ImageRuleConfig.Platform;
+import io.jitdi.oci.Platform;
 import io.jitdi.config.ImageRuleConfig.SourceKind;
 import io.jitdi.config.JitConfig;
 import io.jitdi.jit.layer.LayerBuilder;

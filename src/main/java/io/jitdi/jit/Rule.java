@@ -3,7 +3,7 @@ package io.jitdi.jit;
 import io.jitdi.config.ConfigException;
 import io.jitdi.config.ImageRuleConfig;
 import io.jitdi.config.ImageRuleConfig.FileSpec;
-import io.jitdi.config.ImageRuleConfig.Platform;
+import io.jitdi.oci.Platform;
 import io.jitdi.config.ImageRuleConfig.SourceKind;
 import io.jitdi.jit.sources.OllamaName;
 import io.jitdi.oci.Digest;

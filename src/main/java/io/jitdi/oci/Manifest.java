@@ -35,6 +35,7 @@ public final class Manifest {
   }
 
   private final byte[] bytes;
+  private volatile JsonNode parsed;
   private final MediaType mediaType;
   private final Digest digest;
 
@@ -110,34 +111,57 @@ public final class Manifest {
     return nl < 0 ? s : s.substring(0, nl);
   }
 
-  /** The descriptors of the manifests an index lists; empty for an image manifest. */
-  public List<JsonNode> children() {
+  /**
+   * The manifests an index lists; empty for an image manifest.
+   *
+   * @throws RegistryException {@link ErrorCode#MANIFEST_INVALID} when a descriptor is malformed
+   */
+  public List<Descriptor> children() {
     return descriptors("manifests");
   }
 
-  /** The descriptors of an image manifest's config and layers, config first; empty for an index. */
-  public List<JsonNode> blobs() {
-    List<JsonNode> out = new ArrayList<>(descriptors("config"));
+  /** An image manifest's config descriptor; empty for an index (or a schema 1 manifest). */
+  public Optional<Descriptor> config() {
+    return descriptors("config").stream().findFirst();
+  }
+
+  /** An image manifest's layers, in order; empty for an index. */
+  public List<Descriptor> layers() {
+    return descriptors("layers");
+  }
+
+  /** An image manifest's config and layers, config first; empty for an index. */
+  public List<Descriptor> blobs() {
+    List<Descriptor> out = new ArrayList<>(descriptors("config"));
     out.addAll(descriptors("layers"));
     return out;
   }
 
-  /** The descriptor or array of descriptors under {@code field}, as a list. */
-  private List<JsonNode> descriptors(String field) {
-    JsonNode node;
-    try {
-      node = JSON.readTree(bytes).get(field);
-    } catch (IOException e) {
-      throw new IllegalStateException("manifest " + digest + " is not JSON", e);
+  /** The parsed JSON of the exact bytes, read once; callers must not modify it. */
+  public JsonNode json() {
+    JsonNode root = parsed;
+    if (root == null) {
+      try {
+        root = JSON.readTree(bytes);
+      } catch (IOException e) {
+        throw new IllegalStateException("manifest " + digest + " is not JSON", e);
+      }
+      parsed = root;
     }
+    return root;
+  }
+
+  /** The descriptor or array of descriptors under {@code field}, as a list. */
+  private List<Descriptor> descriptors(String field) {
+    JsonNode node = json().get(field);
     if (node == null || node.isNull()) {
       return List.of();
     }
-    List<JsonNode> out = new ArrayList<>();
+    List<Descriptor> out = new ArrayList<>();
     if (node.isArray()) {
-      node.forEach(out::add);
+      node.forEach(d -> out.add(Descriptor.of(d)));
     } else {
-      out.add(node);
+      out.add(Descriptor.of(node));
     }
     return out;
   }

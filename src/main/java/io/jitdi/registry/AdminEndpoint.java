@@ -4,6 +4,7 @@ import io.jitdi.cache.Cache;
 import io.jitdi.jit.JitImages;
 import io.jitdi.jit.RuleSet;
 import io.jitdi.oci.ErrorCode;
+import io.jitdi.oci.ImageName;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.Tag;
 import io.jitdi.upstream.UpstreamRouter;
@@ -83,12 +84,9 @@ final class AdminEndpoint {
           null);
     }
     String image = exchange.request().getParam("image");
-    int colon = image == null ? -1 : image.lastIndexOf(':');
-    if (colon <= 0 || image.indexOf('@') >= 0 || image.lastIndexOf('/') > colon) {
-      throw RegistryException.withStatus(ErrorCode.NAME_INVALID, 400, "give image=[registry/]name:tag");
-    }
-    Route route = router.route(null, image.substring(0, colon));
-    Tag tag = Tag.parse(image.substring(colon + 1));
+    ImageName name = ImageName.parse(image);
+    Route route = router.route(null, name.path());
+    Tag tag = name.tag();
     Optional<RuleSet.Match> match = jit.match(route.registry(), route.name(), tag);
     if (match.isEmpty()) {
       throw new RegistryException(ErrorCode.NAME_UNKNOWN, "no JIT rule matches " + image);

@@ -58,16 +58,38 @@ class ManifestTest {
     assertThrows(IllegalArgumentException.class, () -> Manifest.parse(utf8(deep), null));
   }
 
+  private static String digest(char c) {
+    return "sha256:" + String.valueOf(c).repeat(64);
+  }
+
+  private static String descriptor(char c, long size) {
+    return "{\"mediaType\":\"application/octet-stream\",\"digest\":\"" + digest(c) + "\",\"size\":" + size + "}";
+  }
+
   @Test
   void anImageManifestReferencesItsConfigThenItsLayersAndAnIndexItsManifests() {
-    Manifest image = Manifest.parse(("{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:c\"},"
-        + "\"layers\":[{\"digest\":\"sha256:l1\"},{\"digest\":\"sha256:l2\"}]}").getBytes(StandardCharsets.UTF_8), "");
-    assertEquals(java.util.List.of("sha256:c", "sha256:l1", "sha256:l2"),
-        image.blobs().stream().map(d -> d.get("digest").asText()).toList());
+    Manifest image = Manifest.parse(("{\"schemaVersion\":2,\"config\":" + descriptor('c', 10) + ",\"layers\":["
+        + descriptor('a', 20) + "," + descriptor('b', 30) + "]}").getBytes(StandardCharsets.UTF_8), "");
+    assertEquals(java.util.List.of(digest('c'), digest('a'), digest('b')),
+        image.blobs().stream().map(d -> d.digest().toString()).toList());
+    assertEquals(digest('c'), image.config().orElseThrow().digest().toString());
+    assertEquals(java.util.List.of(20L, 30L), image.layers().stream().map(Descriptor::size).toList());
     assertTrue(image.children().isEmpty());
-    Manifest index = Manifest.parse("{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"sha256:m\"}]}"
-        .getBytes(StandardCharsets.UTF_8), "");
-    assertEquals("sha256:m", index.children().get(0).get("digest").asText());
+    Manifest index = Manifest.parse(("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"m\",\"digest\":\""
+        + digest('d') + "\",\"size\":5,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\","
+        + "\"variant\":\"v8\"}}]}").getBytes(StandardCharsets.UTF_8), "");
+    assertEquals(digest('d'), index.children().get(0).digest().toString());
+    assertEquals("linux/arm64/v8", index.children().get(0).platform().orElseThrow().toString());
     assertTrue(index.blobs().isEmpty());
+  }
+
+  @Test
+  void aDescriptorWithoutAValidDigestOrSizeIsAnInvalidManifest() {
+    Manifest noSize = Manifest.parse(("{\"schemaVersion\":2,\"layers\":[{\"digest\":\"" + digest('a') + "\"}]}")
+        .getBytes(StandardCharsets.UTF_8), "");
+    assertEquals(ErrorCode.MANIFEST_INVALID, assertThrows(RegistryException.class, noSize::layers).code());
+    Manifest badDigest = Manifest.parse("{\"schemaVersion\":2,\"manifests\":[{\"digest\":\"sha256:m\",\"size\":1}]}"
+        .getBytes(StandardCharsets.UTF_8), "");
+    assertEquals(ErrorCode.MANIFEST_INVALID, assertThrows(RegistryException.class, badDigest::children).code());
   }
 }

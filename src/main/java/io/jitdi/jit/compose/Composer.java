@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.jitdi.config.ImageRuleConfig.Platform;
+import io.jitdi.oci.Platform;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.Manifest;
 import io.jitdi.oci.MediaType;
@@ -125,20 +125,6 @@ public final class Composer {
     ObjectNode p = JSON.createObjectNode().put("architecture", platform.architecture()).put("os", platform.os());
     platform.variant().ifPresent(v -> p.put("variant", v));
     return p;
-  }
-
-  /** The entries of an index, as (platform node or null, descriptor node). */
-  public static List<JsonNode> entries(Manifest index) {
-    JsonNode manifests = object(index.bytesUnsafe(), "index").get("manifests");
-    if (manifests == null || !manifests.isArray()) {
-      throw new IllegalArgumentException("the base index lists no manifests");
-    }
-    return java.util.stream.StreamSupport.stream(manifests.spliterator(), false).toList();
-  }
-
-  /** The descriptors of a manifest's config and layers. */
-  public static List<JsonNode> blobs(Manifest manifest) {
-    return manifest.blobs();
   }
 
   private static void applyChanges(ObjectNode containerConfig, Changes changes) {

@@ -1,9 +1,11 @@
 package io.jitdi.jit.sources;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jitdi.oci.Descriptor;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
+import io.jitdi.oci.RegistryException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,21 +43,23 @@ public final class OciArtifactSource implements Source {
   @Override
   public Listing list() throws IOException {
     Manifest manifest = registry.manifest(ref);
-    List<JsonNode> layers = manifest.blobs().subList(Math.min(1, manifest.blobs().size()), manifest.blobs().size());
+    List<Descriptor> layers;
+    try {
+      layers = manifest.layers();
+    } catch (RegistryException e) {
+      throw new IOException(describe() + ": " + e.getMessage());
+    }
     if (layers.isEmpty()) {
       throw new IOException(describe() + " has no layers, so no files");
     }
     TreeMap<String, SourceFile> files = new TreeMap<>();
     List<String> notes = new ArrayList<>();
     int n = 0;
-    for (JsonNode layer : layers) {
+    for (Descriptor layer : layers) {
       n++;
-      String mediaType = layer.path("mediaType").asText();
-      Digest digest = Digest.parse(layer.path("digest").asText());
-      long size = layer.path("size").asLong(-1);
-      if (size < 0) {
-        throw new IOException(describe() + ": layer " + n + " has no size");
-      }
+      String mediaType = layer.mediaType();
+      Digest digest = layer.digest();
+      long size = layer.size();
       String what = describe() + " layer " + n + " (" + mediaType + ", " + digest + ")";
       Optional<TarLayer.Compression> tar = TarLayer.Compression.ofMediaType(mediaType);
       List<SourceFile> found;
@@ -67,7 +71,7 @@ public final class OciArtifactSource implements Source {
         found = TarLayer.files(what, (offset, length) -> registry.open(ref, digest, size, offset, length), size,
             tar.get());
       } else {
-        String name = annotation(layer, FILEPATH_ANNOTATION).or(() -> annotation(layer, TITLE_ANNOTATION))
+        String name = annotation(layer.json(), FILEPATH_ANNOTATION).or(() -> annotation(layer.json(), TITLE_ANNOTATION))
             .orElseThrow(() -> new IOException(what + " is neither a tar nor a file named by an "
                 + FILEPATH_ANNOTATION + " or " + TITLE_ANNOTATION + " annotation"));
         while (name.startsWith("./")) {

@@ -1,8 +1,10 @@
 package io.jitdi.jit.sources;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jitdi.oci.Descriptor;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.Manifest;
+import io.jitdi.oci.RegistryException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.HashMap;
@@ -53,7 +55,7 @@ public final class OllamaSource implements Source {
   @Override
   public Listing list() throws IOException {
     Manifest manifest = registry.manifest(name.reference());
-    List<JsonNode> blobs = manifest.blobs();
+    List<Descriptor> blobs = blobsOf(manifest);
     if (blobs.size() < 2) {
       throw new IOException(describe() + " has no layers; it is not an Ollama model");
     }
@@ -62,14 +64,14 @@ public final class OllamaSource implements Source {
       byte[] bytes = manifest.bytes();
       String path = "manifests/" + name.host() + "/" + name.namespace() + "/" + name.model() + "/" + name.tag();
       files.put(path, new SourceFile(path, bytes.length, -1, () -> new ByteArrayInputStream(bytes)));
-      for (JsonNode blob : blobs) {
-        SourceFile f = blobFile(blob, "blobs/sha256-" + digest(blob).hex());
+      for (Descriptor blob : blobs) {
+        SourceFile f = blobFile(blob, "blobs/sha256-" + blob.digest().hex());
         files.put(f.name(), f);
       }
     } else {
       Map<String, Integer> seen = new HashMap<>();
-      for (JsonNode layer : blobs.subList(1, blobs.size())) {
-        String mediaType = layer.path("mediaType").asText();
+      for (Descriptor layer : blobs.subList(1, blobs.size())) {
+        String mediaType = layer.mediaType();
         String[] naming = mediaType.startsWith(LAYER_PREFIX) ? FILE_NAMES.get(mediaType.substring(
             LAYER_PREFIX.length())) : null;
         if (naming == null) {
@@ -84,22 +86,21 @@ public final class OllamaSource implements Source {
     return new Listing("ollama:" + name + "@" + manifest.digest(), List.copyOf(files.values()));
   }
 
-  private SourceFile blobFile(JsonNode descriptor, String path) throws IOException {
-    Digest digest = digest(descriptor);
-    long size = descriptor.path("size").asLong(-1);
-    if (size < 0) {
-      throw new IOException(describe() + ": blob " + digest + " has no size in the manifest");
-    }
+  private SourceFile blobFile(Descriptor descriptor, String path) {
+    Digest digest = descriptor.digest();
+    long size = descriptor.size();
     return new SourceFile(path, size, -1, () -> registry.open(name.reference(), digest, size, 0, size));
   }
 
-  private Digest digest(JsonNode descriptor) throws IOException {
+  /** The config and layers of the model's manifest, each with a valid digest and size. */
+  private List<Descriptor> blobsOf(Manifest manifest) throws IOException {
     try {
-      return Digest.parse(descriptor.path("digest").asText());
-    } catch (RuntimeException e) {
-      throw new IOException(describe() + " has a layer without a valid digest: " + e.getMessage());
+      return manifest.blobs();
+    } catch (RegistryException e) {
+      throw new IOException(describe() + ": " + e.getMessage());
     }
   }
+
 
   @Override
   public String describe() {
