@@ -65,8 +65,13 @@ class ObservabilityIT {
     return Metrics.parse(r.body());
   }
 
+  /**
+   * The growth of a series between two scrapes. It must exist in {@code after} (a renamed metric fails); in
+   * {@code before} it may be missing when it is created by its first event (upstream statuses, route timers, JIT
+   * build timers), which then means 0.
+   */
   static double delta(Metrics before, Metrics after, String name, String... labels) {
-    return after.value(name, labels) - before.value(name, labels);
+    return after.value(name, labels) - before.valueOrZero(name, labels);
   }
 
   static String blob(Images.Pushed image) {
