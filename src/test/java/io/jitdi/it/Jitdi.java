@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /** jitdi itself, run from {@code target/jitdi.jar} as its own process, the way a node runs it. */
 public final class Jitdi implements AutoCloseable {
@@ -199,23 +198,46 @@ public final class Jitdi implements AutoCloseable {
     return Metrics.parse(r.body());
   }
 
-  /** Bytes of files under {@code cache/<sub>}. */
+  /**
+   * Bytes of files under {@code cache/<sub>} (0 if it does not exist). A file or directory that vanishes during the
+   * walk (a fill committed or evicted meanwhile) is skipped; any other error fails the caller.
+   */
   public long bytesUnder(String sub) {
-    Path root = cacheDir().resolve(sub);
-    if (!Files.exists(root)) {
-      return 0;
-    }
-    try (Stream<Path> walk = Files.walk(root)) {
-      return walk.filter(Files::isRegularFile).mapToLong(p -> {
-        try {
-          return Files.size(p);
-        } catch (IOException e) {
-          return 0;
+    return bytesUnder(cacheDir().resolve(sub));
+  }
+
+  static long bytesUnder(Path root) {
+    long[] total = {0};
+    try {
+      Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+        @Override
+        public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs) {
+          if (attrs.isRegularFile()) {
+            total[0] += attrs.size();
+          }
+          return java.nio.file.FileVisitResult.CONTINUE;
         }
-      }).sum();
-    } catch (IOException | UncheckedIOException e) {
-      return 0;
+
+        @Override
+        public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+          if (e instanceof java.nio.file.NoSuchFileException) {
+            return java.nio.file.FileVisitResult.CONTINUE; // gone since its directory was listed
+          }
+          throw e;
+        }
+
+        @Override
+        public java.nio.file.FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+          if (e != null && !(e instanceof java.nio.file.NoSuchFileException)) {
+            throw e;
+          }
+          return java.nio.file.FileVisitResult.CONTINUE;
+        }
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot measure " + root, e);
     }
+    return total[0];
   }
 
   @Override
