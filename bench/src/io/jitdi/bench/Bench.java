@@ -178,6 +178,7 @@ public final class Bench {
 
   void run() throws Exception {
     Tools.require();
+    Tools.requireCommand("wrk", "wrk"); // figure 4's GET reference; no test runs wrk
     jdk25 = findJdk25();
     log(jdk25.absent() == null ? "JDK 25: " + jdk25.name() + " at " + jdk25.java()
         : "JDK 25: ABSENT (" + jdk25.absent() + "); its rows (2b, 2d-b, 2d-idle-b, 5b) are marked absent");
