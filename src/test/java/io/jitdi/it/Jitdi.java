@@ -15,7 +15,10 @@ public final class Jitdi implements AutoCloseable {
 
   private final Path dir;
   private final Path config;
-  private final int port;
+  /** The config as given, with {@code CACHE_DIR} and {@code PORT} still in it. */
+  private final String yaml;
+  /** Picked at the first start, then kept across restarts. */
+  private int port = -1;
   private final List<String> jvmOptions;
   private final Map<String, String> env = new java.util.HashMap<>(
       Map.of("JITDI_LOG_LEVEL", System.getProperty("jitdi.logLevel", "DEBUG")));
@@ -29,10 +32,10 @@ public final class Jitdi implements AutoCloseable {
     }
   };
 
-  private Jitdi(Path dir, Path config, int port, List<String> jvmOptions) {
+  private Jitdi(Path dir, Path config, String yaml, List<String> jvmOptions) {
     this.dir = dir;
     this.config = config;
-    this.port = port;
+    this.yaml = yaml;
     this.jvmOptions = jvmOptions;
   }
 
@@ -84,13 +87,19 @@ public final class Jitdi implements AutoCloseable {
     if (!Files.exists(JAR)) {
       throw new AssertionError(JAR + " is missing; run mvn package first (mvn verify builds it before the ITs)");
     }
-    int port = Ports.free();
     try {
       Files.createDirectories(dir);
-      Path config = dir.resolve("jitdi.yaml");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return new Jitdi(dir, dir.resolve("jitdi.yaml"), yaml, jvmOptions);
+  }
+
+  /** Writes the config with {@code port} in place of {@code PORT}. */
+  private void writeConfig(int port) {
+    try {
       Files.writeString(config, yaml.replace("CACHE_DIR", dir.resolve("cache").toString())
           .replace("PORT", Integer.toString(port)));
-      return new Jitdi(dir, config, port, jvmOptions);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -114,6 +123,27 @@ public final class Jitdi implements AutoCloseable {
   }
 
   private void startProcess() {
+    if (port >= 0) {
+      launch(); // a restart keeps its port: clients and certs.d files point at it
+      return;
+    }
+    Ports.withFreePort(p -> {
+      port = p;
+      writeConfig(p);
+      try {
+        launch();
+      } catch (RuntimeException | AssertionError e) {
+        if (proc != null) {
+          proc.close();
+        }
+        port = -1;
+        throw e;
+      }
+      return this;
+    });
+  }
+
+  private void launch() {
     List<String> command = new ArrayList<>();
     command.add(System.getProperty("jitdi.java", Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     command.addAll(jvmOptions);

@@ -40,17 +40,20 @@ class ObservabilityIT {
   static void start() throws Exception {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     relay = FaultRelay.to(upstream.port());
-    metricsPort = Ports.free();
     Path models = dir.resolve("models");
     java.nio.file.Files.createDirectories(models);
     Images.randomFile(models.resolve("m.bin"), 2L << 20, 99);
-    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(relay.url(), "40MiB")
-        .replace("manifestTtl: 5m", "manifestTtl: 0")
-        .replace("listen: 127.0.0.1:PORT", "listen: 127.0.0.1:PORT\n  metricsListen: 127.0.0.1:" + metricsPort)
-        + "log:\n  format: json\n"
-        + "jit: {fileRoots: [" + models + "]}\n"
-        + "images:\n  - {name: obs-model, match: \"obs/model:{tag}\", registry: jit.local, platforms: [linux/amd64],"
-        + " files: [{source: \"" + models + "/m.bin\", destination: /models/}]}\n");
+    // the metrics port is one more port jitdi binds: another one is tried if it was taken meanwhile
+    jitdi = Ports.withFreePort(port -> {
+      metricsPort = port;
+      return Jitdi.start(dir.resolve("jitdi"), Jitdi.config(relay.url(), "40MiB")
+          .replace("manifestTtl: 5m", "manifestTtl: 0")
+          .replace("listen: 127.0.0.1:PORT", "listen: 127.0.0.1:PORT\n  metricsListen: 127.0.0.1:" + port)
+          + "log:\n  format: json\n"
+          + "jit: {fileRoots: [" + models + "]}\n"
+          + "images:\n  - {name: obs-model, match: \"obs/model:{tag}\", registry: jit.local, platforms: [linux/amd64],"
+          + " files: [{source: \"" + models + "/m.bin\", destination: /models/}]}\n");
+    });
     prometheus = Prometheus.start(dir.resolve("prometheus"), List.of("127.0.0.1:" + metricsPort));
   }
 
