@@ -97,17 +97,31 @@ public final class Metrics {
     return b.append('}').toString();
   }
 
-  /** The series of the same name (any labels), or else the names that share its first two words; at most 30. */
+  /**
+   * The series of the same name (any labels), or else the names that differ from it in at most one word (a renamed
+   * metric: {@code jitdi_fill_inflight} for {@code jitdi_fills_inflight}) or share its first two words; at most 30.
+   */
   private List<String> similar(String name) {
     List<String> same = samples.stream().filter(s -> s.name().equals(name)).map(s -> s.name() + s.labels())
         .distinct().limit(30).toList();
     if (!same.isEmpty()) {
       return same;
     }
-    String[] words = name.split("_");
-    String prefix = words.length >= 2 ? words[0] + "_" + words[1] : name;
-    return samples.stream().map(Sample::name).filter(n -> n.startsWith(prefix)).distinct().sorted().limit(30)
-        .toList();
+    List<String> words = List.of(name.split("_"));
+    String prefix = words.size() >= 2 ? words.get(0) + "_" + words.get(1) : name;
+    return samples.stream().map(Sample::name).distinct().filter(n -> n.startsWith(prefix) || oneWordApart(words,
+        List.of(n.split("_")))).sorted().limit(30).toList();
+  }
+
+  private static boolean oneWordApart(List<String> a, List<String> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    int differ = 0;
+    for (int i = 0; i < a.size(); i++) {
+      differ += a.get(i).equals(b.get(i)) ? 0 : 1;
+    }
+    return differ <= 1;
   }
 
   public List<Sample> samples() {

@@ -29,7 +29,7 @@ class MetricsTest {
   void aMissingSeriesFailsAndNamesTheSimilarOnes() {
     AssertionError renamed = assertThrows(AssertionError.class, () -> SCRAPE.value("jitdi_fill_inflight"));
     assertTrue(renamed.getMessage().contains("jitdi_fill_inflight{}"), renamed.getMessage());
-    assertTrue(renamed.getMessage().contains("jitdi_fills_inflight"), renamed.getMessage());
+    assertTrue(renamed.getMessage().contains("similar series: [jitdi_fills_inflight]"), renamed.getMessage());
 
     AssertionError label = assertThrows(AssertionError.class,
         () -> SCRAPE.value("jitdi_cache_requests_total", "kind", "blob", "result", "coalesced"));
