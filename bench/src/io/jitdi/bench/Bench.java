@@ -178,6 +178,7 @@ public final class Bench {
 
   void run() throws Exception {
     Tools.require();
+    Tools.requireCommand("wrk", "wrk"); // figure 4's GET reference; no test runs wrk
     jdk25 = findJdk25();
     log(jdk25.absent() == null ? "JDK 25: " + jdk25.name() + " at " + jdk25.java()
         : "JDK 25: ABSENT (" + jdk25.absent() + "); its rows (2b, 2d-b, 2d-idle-b, 5b) are marked absent");
@@ -239,10 +240,14 @@ public final class Bench {
     log("1. warm blob GET of " + mib(big) + " MiB");
     Jitdi jitdi = keep(startJitdi("f1-jitdi", upstream.url(), List.of()));
     DockerRegistry dist = keep(DockerRegistry.start(work.resolve("f1-dist"), upstream.url()));
-    int httpdPort = Ports.free();
-    Proc httpd = keep(sendfileServer(upstream.blobData(bigImage.layer()).getParent(), httpdPort));
+    int[] httpdPort = new int[1];
+    Proc httpd = keep(Ports.withFreePort(port -> {
+      Proc started = sendfileServer(upstream.blobData(bigImage.layer()).getParent(), port);
+      httpdPort[0] = port;
+      return started;
+    }));
     String path = blobPath(bigImage);
-    String sendfileUrl = "http://127.0.0.1:" + httpdPort + "/data";
+    String sendfileUrl = "http://127.0.0.1:" + httpdPort[0] + "/data";
     String jitdiWarm = warmUntilUpstreamQuiet("jitdi", jitdi.url() + path);
     String distWarm = warmUntilUpstreamQuiet("distribution", dist.url() + path);
     curl(upstream.url() + path);
@@ -283,13 +288,18 @@ public final class Bench {
   private Proc sendfileServer(Path dir, int port) {
     Proc httpd = Proc.start("busybox httpd", work.resolve("httpd.log"), Map.of(), List.of("busybox", "httpd", "-f",
         "-p", "127.0.0.1:" + port, "-h", dir.toString()));
-    httpd.await("busybox httpd to answer", Duration.ofSeconds(10), () -> {
-      try {
-        return Http.get("http://127.0.0.1:" + port + "/").status() > 0;
-      } catch (RuntimeException e) {
-        return false;
-      }
-    });
+    try {
+      httpd.await("busybox httpd to answer", Duration.ofSeconds(10), () -> {
+        try {
+          return Http.get("http://127.0.0.1:" + port + "/").status() > 0;
+        } catch (RuntimeException e) {
+          return false;
+        }
+      });
+    } catch (RuntimeException | AssertionError e) {
+      httpd.close(); // Ports.withFreePort tries another port if this one was taken
+      throw e;
+    }
     return httpd;
   }
 
@@ -681,7 +691,7 @@ public final class Bench {
     log("7. containerd pull (ctr via hosts.toml) of an image with a " + mib(big) + " MiB layer, cold and warm");
     pushTarImage("bench/tarimg", "v1", big);
     Containerd ctrd = keep(Containerd.start(work.resolve("ctrd")));
-    String closed = "http://127.0.0.1:" + Ports.free();
+    String closed = Ports.deadEnd();
     List<Double> jc = new ArrayList<>();
     List<Double> dc = new ArrayList<>();
     List<Double> jw = new ArrayList<>();

@@ -34,7 +34,7 @@ class AirGapIT {
     Images.pushBusybox(upstream, "library/busybox", "latest");
     Images.pushRandomImage(upstream, dir, "team/app", "v1", 8L << 20, 21);
     // the nodes' docker.io upstream: a port nothing listens on
-    unreachable = "http://127.0.0.1:" + Ports.free();
+    unreachable = Ports.deadEnd();
   }
 
   @AfterAll

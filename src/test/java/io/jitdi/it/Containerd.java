@@ -87,10 +87,21 @@ public final class Containerd implements AutoCloseable {
     return check(exec(args.toArray(String[]::new)), "run " + ref);
   }
 
-  /** Forgets an image and its content, so the next pull fetches it again. */
+  /**
+   * Forgets an image and its content, so the next pull fetches it again. Fails the test if ctr fails, if the image is
+   * not there (ctr 1.6 only warns "image not found" and exits 0; a caller that expects it asserts the failure), or if
+   * the image is still listed afterwards.
+   */
   public void remove(String ref) {
-    exec("images", "rm", "--sync", ref);
-    exec("content", "prune", "references");
+    String removed = check(exec("images", "rm", "--sync", ref), "images rm " + ref);
+    if (removed.contains("not found")) {
+      throw new AssertionError("ctr images rm " + ref + ": not found:\n" + removed);
+    }
+    check(exec("content", "prune", "references"), "content prune references");
+    String left = check(exec("images", "ls", "-q"), "images ls");
+    if (left.lines().anyMatch(ref::equals)) {
+      throw new AssertionError("ctr images rm " + ref + " succeeded, but the image is still listed:\n" + left);
+    }
   }
 
   /** The output of {@code r}; fails the test with containerd's log when ctr failed. */

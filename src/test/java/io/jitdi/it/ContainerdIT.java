@@ -1,10 +1,14 @@
 package io.jitdi.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jitdi.oci.Digest;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -12,7 +16,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
-/** containerd pulls through jitdi as a node's hosts.toml mirror, and runs what it pulled. */
+/**
+ * containerd pulls through jitdi as a node's hosts.toml mirror, and runs what it pulled. The tests share one jitdi and
+ * one containerd but no image content, and each counts only its own evidence (its repository, deltas around its own
+ * pulls, jitdi's log from an offset taken at its start), so they pass in any order.
+ */
 class ContainerdIT {
   @TempDir(cleanup = CleanupMode.ON_SUCCESS)
   static Path dir;
@@ -24,11 +32,10 @@ class ContainerdIT {
   static void start() {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     Images.pushBusybox(upstream, "library/busybox", "latest");
-    Images.pushBusybox(upstream, "team/wired", "v1");
     jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(upstream.url(), "1GiB"));
     containerd = Containerd.start(dir.resolve("ctrd"));
-    // the fallback server is a closed port: the pull can only succeed through the mirror
-    containerd.mirror("docker.io", jitdi.url(), "http://127.0.0.1:" + Ports.free());
+    // the fallback server resets every connection: the pull can only succeed through the mirror
+    containerd.mirror("docker.io", jitdi.url(), Ports.deadEnd());
   }
 
   @AfterAll
@@ -38,20 +45,52 @@ class ContainerdIT {
 
   @Test
   void pullsDockerHubNamesThroughTheMirrorWithNsAndRunsThem() {
-    containerd.pull("docker.io/library/busybox:latest");
-    String out = containerd.run("docker.io/library/busybox:latest", "ctr-it-1", "/bin/echo", "hello from jitdi");
+    String ref = "docker.io/library/busybox:latest";
+    String blobs = "/v2/library/busybox/blobs/";
+    int logMark = jitdi.log().length();
+    long getsBefore = upstream.requests("GET", blobs);
+    containerd.pull(ref);
+    String out = containerd.run(ref, "ctr-it-1", "/bin/echo", "hello from jitdi");
     assertTrue(out.contains("hello from jitdi"), out);
 
-    String log = jitdi.log();
-    assertTrue(log.contains("HEAD /v2/{name}/manifests/{reference} 200") && log.contains("ns=docker.io"),
-        "containerd's HEAD with ?ns=docker.io was answered: " + Tools.tail(log, 2000));
-    assertEquals(2, upstream.requests("GET", "/v2/library/busybox/blobs/"), "config and layer fetched once");
+    String log = jitdi.log().substring(logMark);
+    assertTrue(log.lines().anyMatch(l -> l.contains("HEAD /v2/{name}/manifests/{reference} 200")),
+        "containerd's HEAD was answered: " + Tools.tail(log, 2000));
+    assertTrue(log.contains("ns=docker.io"), "with ?ns=docker.io: " + Tools.tail(log, 2000));
+    assertEquals(2, upstream.requests("GET", blobs) - getsBefore, "config and layer fetched once");
 
-    containerd.remove("docker.io/library/busybox:latest");
-    containerd.pull("docker.io/library/busybox:latest");
-    assertEquals(2, upstream.requests("GET", "/v2/library/busybox/blobs/"), "a second node-local pull is all cache");
-    Metrics m = jitdi.metrics();
-    assertTrue(m.value("jitdi_cache_requests_total", "kind", "blob", "result", "hit") >= 2);
+    containerd.remove(ref);
+    AssertionError gone = assertThrows(AssertionError.class, () -> containerd.remove(ref), "removing it twice fails");
+    assertTrue(gone.getMessage().contains("not found"), gone.getMessage());
+    Metrics before = jitdi.metrics();
+    containerd.pull(ref);
+    Metrics after = jitdi.metrics();
+    assertEquals(2, upstream.requests("GET", blobs) - getsBefore, "a second node-local pull is all cache");
+    assertEquals(2, after.value("jitdi_cache_requests_total", "kind", "blob", "result", "hit")
+        - before.value("jitdi_cache_requests_total", "kind", "blob", "result", "hit"), 0.0,
+        "the removed config and layer came from jitdi's cache");
+  }
+
+  /**
+   * Pushes a one-layer image of its own (an uncompressed tar holding one file), so that no other test shares its
+   * config or layer; returns the number of its blobs.
+   */
+  private static int pushOwnImage(String repo, String tag, String text) throws Exception {
+    Path root = Files.createDirectories(dir.resolve("rootfs-" + repo.replace('/', '_')));
+    Files.writeString(root.resolve("hello.txt"), text);
+    Path tar = dir.resolve("layer-" + repo.replace('/', '_') + ".tar");
+    Proc.run(Duration.ofMinutes(1), List.of("tar", "-C", root.toString(), "-cf", tar.toString(), "hello.txt"));
+    byte[] layer = Files.readAllBytes(tar);
+    Digest layerDigest = upstream.pushBlob(repo, layer);
+    byte[] config = ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\""
+        + layerDigest + "\"]},\"config\":{}}").getBytes(StandardCharsets.UTF_8);
+    Digest configDigest = upstream.pushBlob(repo, config);
+    byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + configDigest
+        + "\",\"size\":" + config.length + "},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
+        + "\"digest\":\"" + layerDigest + "\",\"size\":" + layer.length + "}]}").getBytes(StandardCharsets.UTF_8);
+    upstream.pushManifest(repo, tag, manifest, "application/vnd.oci.image.manifest.v1+json");
+    return 2;
   }
 
   private static Proc.Result containerdConfig(String... args) {
@@ -70,10 +109,15 @@ class ContainerdIT {
         "docker.io falls back to Docker Hub itself");
 
     // the fallback (Docker Hub) is unreachable from here: the pull can only succeed through jitdi
+    int blobCount = pushOwnImage("team/wired", "v1", "pulled through hosts.toml written by jitdi\n");
+    long manifestGets = upstream.requests("GET", "/v2/team/wired/manifests/");
+    long blobGets = upstream.requests("GET", "/v2/team/wired/blobs/");
     containerd.check(containerd.exec("images", "pull", "--hosts-dir", certs.toString(), "docker.io/team/wired:v1"),
         "pull through the written hosts.toml");
-    assertTrue(upstream.requests("GET", "/v2/team/wired/manifests/") >= 1,
-        "the image came from the upstream only jitdi knows");
+    assertTrue(upstream.requests("GET", "/v2/team/wired/manifests/") - manifestGets >= 1,
+        "the manifest came from the upstream only jitdi knows");
+    assertEquals(blobCount, upstream.requests("GET", "/v2/team/wired/blobs/") - blobGets,
+        "and so did its config and layer");
 
     Proc.Result again = containerdConfig("--registries", "docker.io,ghcr.io", "--mirror", jitdi.url(), "--dir",
         certs.toString());

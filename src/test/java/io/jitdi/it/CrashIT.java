@@ -1,5 +1,6 @@
 package io.jitdi.it;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,8 +14,10 @@ import io.vertx.core.json.JsonObject;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
@@ -26,20 +29,26 @@ class CrashIT {
   static Path dir;
   static DockerRegistry upstream;
   static FaultRelay relay;
-  static Jitdi jitdi;
 
   @BeforeAll
   static void start() {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     relay = FaultRelay.to(upstream.port());
-    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(relay.url(), "1GiB"));
   }
 
   @AfterAll
   static void stop() {
-    jitdi.close();
-    relay.close();
-    upstream.close();
+    Tools.closeAll(relay, upstream);
+  }
+
+  @AfterEach
+  void heal() {
+    relay.heal();
+  }
+
+  /** A jitdi of the test's own, so that what its cache holds and what its log says are that test's alone. */
+  private static Jitdi ownJitdi(String name) {
+    return Jitdi.start(dir.resolve(name), Jitdi.config(relay.url(), "1GiB"));
   }
 
   private static Digest push(String repo, long size, long seed) {
@@ -49,81 +58,96 @@ class CrashIT {
     return digest;
   }
 
-  private static Path cached(Digest digest) {
+  private static Path cached(Jitdi jitdi, Digest digest) {
     return jitdi.cacheDir().resolve("blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex());
   }
 
-  private static long tmpBytes() {
-    return jitdi.bytesUnder("tmp");
+  /** verify's summary line, matched whole: {@code <dir>: N blobs (B bytes) and manifests verified, P problems in Ts}. */
+  static Pattern summary(Jitdi jitdi, long blobs, long bytes, int problems) {
+    return Pattern.compile("^" + Pattern.quote(jitdi.cacheDir().toString()) + ": " + blobs + " blobs \\(" + bytes
+        + " bytes\\) and manifests verified, " + problems + " problems in [0-9.,]+s$", Pattern.MULTILINE);
   }
 
   @Test
   void aKill9InTheMiddleOfAFillLeavesAConsistentVerifiedCache() throws Exception {
-    Digest done = push("crash/done", 4L << 20, 1);
-    assertEquals(done, Http.stream(jitdi.url() + "/v2/crash/done/blobs/" + done).digest());
-    Digest filling = push("crash/filling", 64L << 20, 2);
+    try (Jitdi jitdi = ownJitdi("jitdi-kill9")) {
+      Digest done = push("crash/done", 4L << 20, 1);
+      assertEquals(done, Http.stream(jitdi.url() + "/v2/crash/done/blobs/" + done).digest());
+      Digest filling = push("crash/filling", 64L << 20, 2);
 
-    relay.throttle(8L << 20);
-    CompletableFuture<Http.Streamed> client = CompletableFuture.supplyAsync(
-        () -> Http.stream(jitdi.url() + "/v2/crash/filling/blobs/" + filling));
-    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-    while (tmpBytes() < (8L << 20)) {
-      assertTrue(System.nanoTime() < deadline, "the fill did not get going");
-      Proc.sleep(20);
+      relay.throttle(8L << 20);
+      CompletableFuture<Http.Streamed> client = CompletableFuture.supplyAsync(
+          () -> Http.stream(jitdi.url() + "/v2/crash/filling/blobs/" + filling));
+      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+      while (jitdi.bytesUnder("tmp") < (8L << 20)) {
+        assertTrue(System.nanoTime() < deadline, "the fill did not get going");
+        Proc.sleep(20);
+      }
+      jitdi.kill9();
+      relay.heal();
+      assertTrue(client.get().broken(), "the client of the killed process saw a broken transfer");
+      assertTrue(jitdi.bytesUnder("tmp") > 0, "the crash left a half-written fill behind");
+
+      jitdi.startAgain();
+      assertEquals(0, jitdi.bytesUnder("tmp"), "start-up removed the debris");
+      try (Stream<Path> tmp = Files.list(jitdi.cacheDir().resolve("tmp"))) {
+        assertEquals(0, tmp.count());
+      }
+      assertFalse(Files.exists(cached(jitdi, filling)), "nothing of the interrupted fill was kept");
+      assertTrue(Files.exists(cached(jitdi, done)), "the committed blob survived");
+      String restartLog = jitdi.proc().log();
+      assertTrue(Pattern.compile("\\(tmp removed 1,").matcher(restartLog).find(),
+          "the restart's reconciliation reported one removed fill: " + Tools.tail(restartLog, 3000));
+
+      assertEquals(0, jitdi.stop());
+      Proc.Result verified = jitdi.cli("verify");
+      assertEquals(0, verified.exit(), verified.output());
+      assertTrue(summary(jitdi, 1, 4L << 20, 0).matcher(verified.output()).find(),
+          "exactly the committed blob, clean: " + verified.output());
+
+      jitdi.startAgain();
+      Http.Streamed again = Http.stream(jitdi.url() + "/v2/crash/filling/blobs/" + filling);
+      assertEquals(filling, again.digest(), "the pull succeeds after the restart");
+      assertEquals(done, Http.stream(jitdi.url() + "/v2/crash/done/blobs/" + done).digest());
     }
-    jitdi.kill9();
-    relay.heal();
-    assertTrue(client.get().broken(), "the client of the killed process saw a broken transfer");
-    assertTrue(tmpBytes() > 0, "the crash left a half-written fill behind");
-
-    jitdi.startAgain();
-    assertEquals(0, tmpBytes(), "start-up removed the debris");
-    try (Stream<Path> tmp = Files.list(jitdi.cacheDir().resolve("tmp"))) {
-      assertEquals(0, tmp.count());
-    }
-    assertFalse(Files.exists(cached(filling)), "nothing of the interrupted fill was kept");
-    assertTrue(Files.exists(cached(done)), "the committed blob survived");
-    assertTrue(jitdi.log().contains("tmp removed 1"), "reconciliation reported it");
-
-    assertEquals(0, jitdi.stop());
-    Proc.Result verified = jitdi.cli("verify");
-    assertEquals(0, verified.exit(), verified.output());
-    assertTrue(verified.output().contains("1 blobs") && verified.output().contains("0 problems"), verified.output());
-
-    jitdi.startAgain();
-    Http.Streamed again = Http.stream(jitdi.url() + "/v2/crash/filling/blobs/" + filling);
-    assertEquals(filling, again.digest(), "the pull succeeds after the restart");
-    assertEquals(done, Http.stream(jitdi.url() + "/v2/crash/done/blobs/" + done).digest());
   }
 
   @Test
   void verifyReportsABlobThatRottedOnDiskAndFixRemovesIt() throws Exception {
-    Digest blob = push("crash/rot", 2L << 20, 3);
-    assertEquals(blob, Http.stream(jitdi.url() + "/v2/crash/rot/blobs/" + blob).digest());
-    assertEquals(0, jitdi.stop());
-    try (RandomAccessFile file = new RandomAccessFile(cached(blob).toFile(), "rw")) {
-      file.seek(1000);
-      int b = file.read();
-      file.seek(1000);
-      file.write(b ^ 0xff);
+    try (Jitdi jitdi = ownJitdi("jitdi-rot")) {
+      Digest blob = push("crash/rot", 2L << 20, 3);
+      assertEquals(blob, Http.stream(jitdi.url() + "/v2/crash/rot/blobs/" + blob).digest());
+      assertEquals(0, jitdi.stop());
+      flipByte(cached(jitdi, blob), 1000);
+
+      Proc.Result report = jitdi.cli("verify");
+      assertEquals(1, report.exit(), report.output());
+      assertTrue(report.output().contains("bad      " + blob + ": content does not hash to its digest"),
+          report.output());
+      assertTrue(Files.exists(cached(jitdi, blob)), "verify without --fix changes nothing");
+
+      Proc.Result fixed = jitdi.cli("verify", "--fix");
+      assertEquals(0, fixed.exit(), fixed.output());
+      assertTrue(fixed.output().contains("removed  " + blob), fixed.output());
+      assertFalse(Files.exists(cached(jitdi, blob)));
+      Proc.Result clean = jitdi.cli("verify");
+      assertEquals(0, clean.exit(), clean.output());
+      assertTrue(summary(jitdi, 0, 0, 0).matcher(clean.output()).find(), clean.output());
+
+      jitdi.startAgain();
+      long gets = upstream.blobGets("crash/rot", blob);
+      assertEquals(blob, Http.stream(jitdi.url() + "/v2/crash/rot/blobs/" + blob).digest());
+      assertEquals(gets + 1, upstream.blobGets("crash/rot", blob), "fetched again, correct");
     }
+  }
 
-    Proc.Result report = jitdi.cli("verify");
-    assertEquals(1, report.exit(), report.output());
-    assertTrue(report.output().contains("bad      " + blob + ": content does not hash to its digest"),
-        report.output());
-    assertTrue(Files.exists(cached(blob)), "verify without --fix changes nothing");
-
-    Proc.Result fixed = jitdi.cli("verify", "--fix");
-    assertEquals(0, fixed.exit(), fixed.output());
-    assertTrue(fixed.output().contains("removed  " + blob), fixed.output());
-    assertFalse(Files.exists(cached(blob)));
-    assertEquals(0, jitdi.cli("verify").exit());
-
-    jitdi.startAgain();
-    long gets = upstream.blobGets("crash/rot", blob);
-    assertEquals(blob, Http.stream(jitdi.url() + "/v2/crash/rot/blobs/" + blob).digest());
-    assertEquals(gets + 1, upstream.blobGets("crash/rot", blob), "fetched again, correct");
+  private static void flipByte(Path file, long at) throws Exception {
+    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+      f.seek(at);
+      int b = f.read();
+      f.seek(at);
+      f.write(b ^ 0xff);
+    }
   }
 
   @Test
@@ -181,11 +205,29 @@ class CrashIT {
   }
 
   @Test
-  void verifyRefusesToRunWhileJitdiHoldsTheCache() {
-    Proc.Result busy = jitdi.cli("verify");
-    assertEquals(2, busy.exit(), busy.output());
-    assertTrue(busy.output().contains("stop jitdi before verifying"), busy.output());
-    assertTrue(jitdi.proc().alive());
-    assertEquals(List.of(), List.of());
+  void verifyRefusesToRunWhileJitdiHoldsTheCache() throws Exception {
+    try (Jitdi jitdi = ownJitdi("jitdi-busy")) {
+      Digest blob = push("crash/busy", 1L << 20, 4);
+      assertEquals(blob, Http.stream(jitdi.url() + "/v2/crash/busy/blobs/" + blob).digest());
+      // a rotten blob that a verify --fix would remove if it ran against the live cache
+      flipByte(cached(jitdi, blob), 1000);
+      byte[] rotten = Files.readAllBytes(cached(jitdi, blob));
+
+      for (String[] args : List.of(new String[] {"verify"}, new String[] {"verify", "--fix"})) {
+        Proc.Result busy = jitdi.cli(args);
+        assertEquals(2, busy.exit(), busy.output());
+        assertTrue(busy.output().contains("stop jitdi before verifying"), busy.output());
+        assertFalse(busy.output().contains("removed"), busy.output());
+      }
+      assertTrue(jitdi.proc().alive(), "the running jitdi was left alone");
+      assertEquals(200, Http.get(jitdi.url() + "/readyz").status());
+      assertArrayEquals(rotten, Files.readAllBytes(cached(jitdi, blob)), "the refused --fix touched nothing");
+
+      // the same command, once jitdi is stopped, does remove it: what the refusal left alone was there to find
+      assertEquals(0, jitdi.stop());
+      Proc.Result fixed = jitdi.cli("verify", "--fix");
+      assertEquals(0, fixed.exit(), fixed.output());
+      assertTrue(fixed.output().contains("removed  " + blob), fixed.output());
+    }
   }
 }

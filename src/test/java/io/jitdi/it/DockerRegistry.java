@@ -40,7 +40,10 @@ public final class DockerRegistry implements AutoCloseable {
    */
   public static DockerRegistry start(Path dir, String extraConfig, int readyStatus) {
     Tools.require();
-    int port = Ports.free();
+    return Ports.withFreePort(port -> start(dir, extraConfig, readyStatus, port));
+  }
+
+  private static DockerRegistry start(Path dir, String extraConfig, int readyStatus, int port) {
     try {
       Files.createDirectories(dir);
       String config = "version: 0.1\n"
@@ -55,13 +58,18 @@ public final class DockerRegistry implements AutoCloseable {
     Proc proc = Proc.start("docker-registry", dir.resolve("registry-" + port + ".log"), Map.of(),
         List.of("docker-registry", "serve", dir.resolve("registry-" + port + ".yml").toString()));
     DockerRegistry registry = new DockerRegistry(proc, port, dir);
-    proc.await("docker-registry to answer /v2/", Duration.ofSeconds(30), () -> {
-      try {
-        return Http.get(registry.url() + "/v2/").status() == readyStatus;
-      } catch (RuntimeException e) {
-        return false;
-      }
-    });
+    try {
+      proc.await("docker-registry to answer /v2/", Duration.ofSeconds(30), () -> {
+        try {
+          return Http.get(registry.url() + "/v2/").status() == readyStatus;
+        } catch (RuntimeException e) {
+          return false;
+        }
+      });
+    } catch (RuntimeException | AssertionError e) {
+      proc.close();
+      throw e;
+    }
     return registry;
   }
 

@@ -14,6 +14,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,10 +55,17 @@ class EvictionIT {
     }
     AtomicLong peak = new AtomicLong();
     AtomicBoolean sampling = new AtomicBoolean(true);
+    AtomicReference<Throwable> samplerFailed = new AtomicReference<>();
+    AtomicLong samples = new AtomicLong();
     Thread sampler = new Thread(() -> {
-      while (sampling.get()) {
-        peak.accumulateAndGet(jitdi.bytesUnder("blobs") + jitdi.bytesUnder("tmp"), Math::max);
-        Proc.sleep(5);
+      try {
+        while (sampling.get()) {
+          peak.accumulateAndGet(jitdi.bytesUnder("blobs") + jitdi.bytesUnder("tmp"), Math::max);
+          samples.incrementAndGet();
+          Proc.sleep(5);
+        }
+      } catch (Throwable t) {
+        samplerFailed.set(t);
       }
     });
     sampler.start();
@@ -80,6 +88,10 @@ class EvictionIT {
       sampler.join();
       readers.shutdown();
     }
+    if (samplerFailed.get() != null) {
+      throw new AssertionError("the disk sampler failed, so its peak means nothing", samplerFailed.get());
+    }
+    assertTrue(samples.get() > 0 && peak.get() > 0, "the sampler saw the workload: " + samples + " samples");
     assertTrue(peak.get() <= MAX, "peak of blobs/ + tmp/ was " + peak.get() + " > " + MAX);
     Metrics m = jitdi.metrics();
     assertTrue(m.value("jitdi_cache_evictions_total") >= 10, "evictions happened");

@@ -51,16 +51,26 @@ class ImageCommandIT {
             : arg;
       });
     }
-    int port = Ports.free();
-    try (Proc jitdi = Proc.start("jitdi-image", dir.resolve("jitdi.log"), Map.of("JITDI_CACHE_DIR",
-        volume.toString(), "JITDI_LISTEN", "127.0.0.1:" + port), command)) {
-      jitdi.await("/readyz", Duration.ofSeconds(60), () -> {
-        try {
-          return Http.get("http://127.0.0.1:" + port + "/readyz").status() == 200;
-        } catch (RuntimeException e) {
-          return false;
-        }
-      });
+    int[] listening = new int[1];
+    try (Proc jitdi = Ports.withFreePort(p -> {
+      Proc started = Proc.start("jitdi-image", dir.resolve("jitdi.log"), Map.of("JITDI_CACHE_DIR",
+          volume.toString(), "JITDI_LISTEN", "127.0.0.1:" + p), command);
+      try {
+        started.await("/readyz", Duration.ofSeconds(60), () -> {
+          try {
+            return Http.get("http://127.0.0.1:" + p + "/readyz").status() == 200;
+          } catch (RuntimeException e) {
+            return false;
+          }
+        });
+      } catch (RuntimeException | AssertionError e) {
+        started.close();
+        throw e;
+      }
+      listening[0] = p;
+      return started;
+    })) {
+      int port = listening[0];
       assertEquals(200, Http.get("http://127.0.0.1:" + port + "/healthz").status(), "the HEALTHCHECK's endpoint");
       assertTrue(jitdi.log().contains("\"level\""), "the image logs JSON by default: " + Tools.tail(jitdi.log(), 500));
       assertTrue(Files.isDirectory(volume.resolve("index")) && Files.isDirectory(volume.resolve("blobs")),

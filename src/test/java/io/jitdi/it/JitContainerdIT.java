@@ -55,7 +55,7 @@ class JitContainerdIT {
             files: [{source: "%2$s/filler-{n}.bin", destination: /models/}]
         """.formatted(upstream.url(), models));
     containerd = Containerd.start(dir.resolve("ctrd"));
-    containerd.mirror("jit.local", jitdi.url(), "http://127.0.0.1:" + Ports.free());
+    containerd.mirror("jit.local", jitdi.url(), Ports.deadEnd());
   }
 
   @AfterAll

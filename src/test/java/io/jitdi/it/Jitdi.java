@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /** jitdi itself, run from {@code target/jitdi.jar} as its own process, the way a node runs it. */
 public final class Jitdi implements AutoCloseable {
@@ -16,7 +15,10 @@ public final class Jitdi implements AutoCloseable {
 
   private final Path dir;
   private final Path config;
-  private final int port;
+  /** The config as given, with {@code CACHE_DIR} and {@code PORT} still in it. */
+  private final String yaml;
+  /** Picked at the first start, then kept across restarts. */
+  private int port = -1;
   private final List<String> jvmOptions;
   private final Map<String, String> env = new java.util.HashMap<>(
       Map.of("JITDI_LOG_LEVEL", System.getProperty("jitdi.logLevel", "DEBUG")));
@@ -30,10 +32,10 @@ public final class Jitdi implements AutoCloseable {
     }
   };
 
-  private Jitdi(Path dir, Path config, int port, List<String> jvmOptions) {
+  private Jitdi(Path dir, Path config, String yaml, List<String> jvmOptions) {
     this.dir = dir;
     this.config = config;
-    this.port = port;
+    this.yaml = yaml;
     this.jvmOptions = jvmOptions;
   }
 
@@ -85,13 +87,19 @@ public final class Jitdi implements AutoCloseable {
     if (!Files.exists(JAR)) {
       throw new AssertionError(JAR + " is missing; run mvn package first (mvn verify builds it before the ITs)");
     }
-    int port = Ports.free();
     try {
       Files.createDirectories(dir);
-      Path config = dir.resolve("jitdi.yaml");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return new Jitdi(dir, dir.resolve("jitdi.yaml"), yaml, jvmOptions);
+  }
+
+  /** Writes the config with {@code port} in place of {@code PORT}. */
+  private void writeConfig(int port) {
+    try {
       Files.writeString(config, yaml.replace("CACHE_DIR", dir.resolve("cache").toString())
           .replace("PORT", Integer.toString(port)));
-      return new Jitdi(dir, config, port, jvmOptions);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -115,6 +123,27 @@ public final class Jitdi implements AutoCloseable {
   }
 
   private void startProcess() {
+    if (port >= 0) {
+      launch(); // a restart keeps its port: clients and certs.d files point at it
+      return;
+    }
+    Ports.withFreePort(p -> {
+      port = p;
+      writeConfig(p);
+      try {
+        launch();
+      } catch (RuntimeException | AssertionError e) {
+        if (proc != null) {
+          proc.close();
+        }
+        port = -1;
+        throw e;
+      }
+      return this;
+    });
+  }
+
+  private void launch() {
     List<String> command = new ArrayList<>();
     command.add(System.getProperty("jitdi.java", Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     command.addAll(jvmOptions);
@@ -199,23 +228,46 @@ public final class Jitdi implements AutoCloseable {
     return Metrics.parse(r.body());
   }
 
-  /** Bytes of files under {@code cache/<sub>}. */
+  /**
+   * Bytes of files under {@code cache/<sub>} (0 if it does not exist). A file or directory that vanishes during the
+   * walk (a fill committed or evicted meanwhile) is skipped; any other error fails the caller.
+   */
   public long bytesUnder(String sub) {
-    Path root = cacheDir().resolve(sub);
-    if (!Files.exists(root)) {
-      return 0;
-    }
-    try (Stream<Path> walk = Files.walk(root)) {
-      return walk.filter(Files::isRegularFile).mapToLong(p -> {
-        try {
-          return Files.size(p);
-        } catch (IOException e) {
-          return 0;
+    return bytesUnder(cacheDir().resolve(sub));
+  }
+
+  static long bytesUnder(Path root) {
+    long[] total = {0};
+    try {
+      Files.walkFileTree(root, new java.nio.file.SimpleFileVisitor<>() {
+        @Override
+        public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs) {
+          if (attrs.isRegularFile()) {
+            total[0] += attrs.size();
+          }
+          return java.nio.file.FileVisitResult.CONTINUE;
         }
-      }).sum();
-    } catch (IOException | UncheckedIOException e) {
-      return 0;
+
+        @Override
+        public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+          if (e instanceof java.nio.file.NoSuchFileException) {
+            return java.nio.file.FileVisitResult.CONTINUE; // gone since its directory was listed
+          }
+          throw e;
+        }
+
+        @Override
+        public java.nio.file.FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
+          if (e != null && !(e instanceof java.nio.file.NoSuchFileException)) {
+            throw e;
+          }
+          return java.nio.file.FileVisitResult.CONTINUE;
+        }
+      });
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot measure " + root, e);
     }
+    return total[0];
   }
 
   @Override

@@ -306,7 +306,7 @@ class ModelSourcesIT {
   @Test
   void containerdRunsAnImageOfEachSourceKind() {
     try (Containerd containerd = Containerd.start(dir.resolve("ctrd"))) {
-      containerd.mirror("jit.local", jitdi.url(), "http://127.0.0.1:" + Ports.free());
+      containerd.mirror("jit.local", jitdi.url(), Ports.deadEnd());
       String ollamaImage = "jit.local/run/ollama/tiny:q4";
       containerd.pull(ollamaImage);
       String model = Digest.sha256Of(ollamaModel).hex();

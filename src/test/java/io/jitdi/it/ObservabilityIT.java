@@ -40,17 +40,20 @@ class ObservabilityIT {
   static void start() throws Exception {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     relay = FaultRelay.to(upstream.port());
-    metricsPort = Ports.free();
     Path models = dir.resolve("models");
     java.nio.file.Files.createDirectories(models);
     Images.randomFile(models.resolve("m.bin"), 2L << 20, 99);
-    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(relay.url(), "40MiB")
-        .replace("manifestTtl: 5m", "manifestTtl: 0")
-        .replace("listen: 127.0.0.1:PORT", "listen: 127.0.0.1:PORT\n  metricsListen: 127.0.0.1:" + metricsPort)
-        + "log:\n  format: json\n"
-        + "jit: {fileRoots: [" + models + "]}\n"
-        + "images:\n  - {name: obs-model, match: \"obs/model:{tag}\", registry: jit.local, platforms: [linux/amd64],"
-        + " files: [{source: \"" + models + "/m.bin\", destination: /models/}]}\n");
+    // the metrics port is one more port jitdi binds: another one is tried if it was taken meanwhile
+    jitdi = Ports.withFreePort(port -> {
+      metricsPort = port;
+      return Jitdi.start(dir.resolve("jitdi"), Jitdi.config(relay.url(), "40MiB")
+          .replace("manifestTtl: 5m", "manifestTtl: 0")
+          .replace("listen: 127.0.0.1:PORT", "listen: 127.0.0.1:PORT\n  metricsListen: 127.0.0.1:" + port)
+          + "log:\n  format: json\n"
+          + "jit: {fileRoots: [" + models + "]}\n"
+          + "images:\n  - {name: obs-model, match: \"obs/model:{tag}\", registry: jit.local, platforms: [linux/amd64],"
+          + " files: [{source: \"" + models + "/m.bin\", destination: /models/}]}\n");
+    });
     prometheus = Prometheus.start(dir.resolve("prometheus"), List.of("127.0.0.1:" + metricsPort));
   }
 
@@ -65,8 +68,13 @@ class ObservabilityIT {
     return Metrics.parse(r.body());
   }
 
+  /**
+   * The growth of a series between two scrapes. It must exist in {@code after} (a renamed metric fails); in
+   * {@code before} it may be missing when it is created by its first event (upstream statuses, route timers, JIT
+   * build timers), which then means 0.
+   */
   static double delta(Metrics before, Metrics after, String name, String... labels) {
-    return after.value(name, labels) - before.value(name, labels);
+    return after.value(name, labels) - before.valueOrZero(name, labels);
   }
 
   static String blob(Images.Pushed image) {

@@ -24,7 +24,10 @@ public final class Prometheus implements AutoCloseable {
 
   public static Prometheus start(Path dir, List<String> targets) {
     Tools.require();
-    int port = Ports.free();
+    return Ports.withFreePort(port -> start(dir, targets, port));
+  }
+
+  private static Prometheus start(Path dir, List<String> targets, int port) {
     try {
       Files.createDirectories(dir);
       StringBuilder config = new StringBuilder("""
@@ -40,17 +43,22 @@ public final class Prometheus implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    Proc proc = Proc.start("prometheus", dir.resolve("prometheus.log"), Map.of(), List.of("prometheus",
+    Proc proc = Proc.start("prometheus", dir.resolve("prometheus-" + port + ".log"), Map.of(), List.of("prometheus",
         "--config.file=" + dir.resolve("prometheus.yml"), "--storage.tsdb.path=" + dir.resolve("data"),
         "--web.listen-address=127.0.0.1:" + port));
     Prometheus p = new Prometheus(proc, port);
-    proc.await("prometheus to be ready", Duration.ofSeconds(60), () -> {
-      try {
-        return Http.get(p.url() + "/-/ready").status() == 200;
-      } catch (RuntimeException e) {
-        return false;
-      }
-    });
+    try {
+      proc.await("prometheus to be ready", Duration.ofSeconds(60), () -> {
+        try {
+          return Http.get(p.url() + "/-/ready").status() == 200;
+        } catch (RuntimeException e) {
+          return false;
+        }
+      });
+    } catch (RuntimeException | AssertionError e) {
+      proc.close();
+      throw e;
+    }
     return p;
   }
 

@@ -29,7 +29,6 @@ public final class Tools {
     COMMANDS.put("runc", "runc");
     COMMANDS.put("prometheus", "prometheus");
     COMMANDS.put("promtool", "prometheus");
-    COMMANDS.put("wrk", "wrk");
     COMMANDS.put("podman", "podman");
     COMMANDS.put("curl", "curl");
     COMMANDS.put("openssl", "openssl");
@@ -45,21 +44,33 @@ public final class Tools {
     if (checked) {
       return;
     }
-    Set<String> missing = missingPackages();
-    if (!missing.isEmpty()) {
-      String line = "apt-get install -y --no-install-recommends " + String.join(" ", missing);
-      if (!isRoot()) {
-        throw new AssertionError("integration tests need " + missing + "; install them with: sudo apt-get update && "
-            + "sudo " + line);
-      }
-      run(List.of("apt-get", "update", "-q"));
-      run(List.of("sh", "-c", "DEBIAN_FRONTEND=noninteractive " + line));
-      Set<String> still = missingPackages();
-      if (!still.isEmpty()) {
-        throw new AssertionError("apt-get could not install " + still + "; run: " + line);
-      }
-    }
+    install(missingPackages(), Tools::missingPackages);
     checked = true;
+  }
+
+  /**
+   * Makes sure one more command that no test runs is on the PATH (the benchmark's wrk): installs its Debian package
+   * if this is root, and otherwise fails with the exact install line.
+   */
+  public static synchronized void requireCommand(String command, String debianPackage) {
+    install(which(command) == null ? Set.of(debianPackage) : Set.of(),
+        () -> which(command) == null ? Set.of(debianPackage) : Set.of());
+  }
+
+  private static void install(Set<String> missing, java.util.function.Supplier<Set<String>> stillMissing) {
+    if (missing.isEmpty()) {
+      return;
+    }
+    String line = "apt-get install -y --no-install-recommends " + String.join(" ", missing);
+    if (!isRoot()) {
+      throw new AssertionError("this needs " + missing + "; install them with: sudo apt-get update && sudo " + line);
+    }
+    run(List.of("apt-get", "update", "-q"));
+    run(List.of("sh", "-c", "DEBIAN_FRONTEND=noninteractive " + line));
+    Set<String> still = stillMissing.get();
+    if (!still.isEmpty()) {
+      throw new AssertionError("apt-get could not install " + still + "; run: " + line);
+    }
   }
 
   private static Set<String> missingPackages() {

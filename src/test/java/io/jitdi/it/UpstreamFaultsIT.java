@@ -8,6 +8,8 @@ import io.jitdi.oci.Digest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,13 +27,16 @@ class UpstreamFaultsIT {
   static DockerRegistry upstream;
   static FaultRelay relay;
   static Jitdi jitdi;
+  /** The upstream idle timeout under test; the stall test stalls far longer than this. */
+  static final String IDLE_TIMEOUT = "2s";
 
   @BeforeAll
   static void start() {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     relay = FaultRelay.to(upstream.port());
-    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(relay.url(), "2GiB").replace("idleTimeout: 10s",
-        "idleTimeout: 2s"));
+    String config = Jitdi.config(relay.url(), "2GiB");
+    assertTrue(config.contains("idleTimeout: 10s"), config);
+    jitdi = Jitdi.start(dir.resolve("jitdi"), config.replace("idleTimeout: 10s", "idleTimeout: " + IDLE_TIMEOUT));
   }
 
   @AfterAll
@@ -125,13 +130,43 @@ class UpstreamFaultsIT {
   }
 
   @Test
-  void aStalledUpstreamIsCutByTheIdleTimeoutAndResumed() {
-    Digest digest = push("faults/stall", 16L << 20, 4);
+  void aStalledUpstreamIsCutByTheIdleTimeoutAndResumed() throws Exception {
+    long size = 16L << 20;
+    Digest digest = push("faults/stall", size, 4);
+    String path = "/v2/faults/stall/blobs/" + digest;
+    int logMark = jitdi.log().length(); // this test reads only what jitdi logs from here on
+    long getsBefore = relay.requests("GET", path);
     relay.onRequest("/faults/stall/blobs/", FaultRelay.Kind.STALL, 2L << 20, 20_000);
+
     Http.Streamed body = Http.stream(url("faults/stall", digest));
     assertEquals(200, body.status());
     assertFalse(body.broken());
     assertEquals(digest, body.digest());
-    assertTrue(jitdi.log().contains("resuming with Range"), "resumed after the idle timeout");
+
+    // the stall was cut by the idle timeout, not waited out ...
+    assertEquals(2, relay.requests("GET", path) - getsBefore,
+        "the stalled GET and one resume went upstream: " + relay.requestLines());
+    String log = jitdi.log().substring(logMark);
+    Matcher cut = Pattern.compile("blob " + Pattern.quote(digest.toString()) + " cut at byte (\\d+) of " + size
+        + " \\(the upstream sent nothing for " + Duration.parse("PT" + IDLE_TIMEOUT).toMillis()
+        + " ms after \\1 bytes of the body\\); resuming with Range, attempt 1$", Pattern.MULTILINE).matcher(log);
+    assertTrue(cut.find(), "jitdi logged the idle timeout and the resume:\n" + Tools.tail(log, 4000));
+    long from = Long.parseLong(cut.group(1));
+    assertTrue(from > 0 && from < size, "cut inside the body at " + from);
+    assertFalse(log.contains("resuming with Range, attempt 2"), "one resume was enough:\n" + Tools.tail(log, 4000));
+
+    // ... and resumed with a Range for exactly the missing bytes (the upstream logs a 206 once it has sent them)
+    Pattern ranged = Pattern.compile("\"GET " + Pattern.quote(path) + " HTTP/1\\.1\" 206 (\\d+) ");
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    Matcher partial;
+    while (!(partial = ranged.matcher(upstream.proc().log())).find()) {
+      assertTrue(System.nanoTime() < deadline, "no 206 for the resume in the upstream's access log");
+      Proc.sleep(50);
+    }
+    assertEquals(size - from, Long.parseLong(partial.group(1)), "the resume asked for the rest from byte " + from);
+
+    awaitNoFills();
+    assertTrue(Files.exists(cached(digest)), "cached");
+    assertEquals(digest, io.jitdi.cache.FileDigests.sha256(cached(digest)), "the cached blob is the right one");
   }
 }
