@@ -352,7 +352,8 @@ public final class FaultRelay implements AutoCloseable {
             if (every < 0) {
               cutAfter = -1;
             }
-            int keep = (int) (cut - sent);
+            // a reused connection may already be past the cut point: then it is cut before this read
+            int keep = (int) Math.max(0, cut - sent);
             out.write(buffer, 0, keep);
             out.flush();
             count(connection, keep);
