@@ -1,11 +1,9 @@
 package io.jitdi.cli;
 
 import io.jitdi.config.ConfigException;
-import io.jitdi.config.ConfigLoader;
 import io.jitdi.config.JitdiConfig;
 import io.jitdi.jit.RuleSet;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;

@@ -2,7 +2,6 @@ package io.jitdi.cli;
 
 import io.jitdi.oci.Platform;
 import io.jitdi.config.JitdiConfig;
-import io.jitdi.config.UpstreamConfig;
 import io.jitdi.jit.CachedArtifacts;
 import io.jitdi.jit.ModelSources;
 import io.jitdi.jit.Planner;
@@ -18,21 +17,15 @@ import io.jitdi.oci.Manifest;
 import io.jitdi.oci.ImageName;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.Tag;
-import io.jitdi.upstream.TokenCache;
 import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.upstream.UpstreamRouter;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientOptions;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.time.Clock;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeSet;
 
 /**
  * {@code jitdi resolve [registry/]NAME:TAG}: the dry run of a JIT image. Prints the matching rule, its captures, the

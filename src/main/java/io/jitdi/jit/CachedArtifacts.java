@@ -11,7 +11,6 @@ import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
 import io.jitdi.oci.MediaType;
 import io.jitdi.oci.RepositoryName;
-import io.jitdi.upstream.Bodies;
 import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.upstream.UpstreamRouter;
 import io.vertx.core.Context;

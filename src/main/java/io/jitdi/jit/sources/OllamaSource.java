@@ -1,6 +1,5 @@
 package io.jitdi.jit.sources;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.jitdi.oci.Descriptor;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.Manifest;

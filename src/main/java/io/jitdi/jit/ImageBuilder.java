@@ -1,0 +1,161 @@
+package io.jitdi.jit;
+
+import io.jitdi.jit.ImagePlanner.BasePlatform;
+import io.jitdi.jit.ImagePlanner.Base;
+import io.jitdi.jit.ImagePlanner.Plan;
+import io.jitdi.jit.ImagePlanner.PlatformPlan;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jitdi.cache.BlobStore;
+import io.jitdi.cache.Manifests;
+import io.jitdi.cache.BlobStore.TempBlob;
+import io.jitdi.stream.DigestingFileSink;
+import io.jitdi.concurrent.Io;
+import io.jitdi.jit.compose.Composer;
+import io.jitdi.jit.layer.LayerBuilder;
+import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.oci.Descriptor;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.Manifest;
+import io.vertx.core.Future;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Builds a planned JIT image: one deterministic layer per distinct set of files (reusing a layer the same key built
+ * before if it is still stored), each layer through a {@link BlobStore.TempBlob}; then the configs and manifests are
+ * composed and stored, and the records that make every blob findable again are written.
+ */
+final class ImageBuilder {
+  /** What a build made: the top manifest or index, the platform manifests, the layers and every built blob. */
+  private record Made(Manifest top, List<Map.Entry<JsonNode, Manifest>> platforms, Map<String, Composer.Layer> layers,
+      List<Digest> blobs) {}
+
+  private final Manifests manifests;
+  private final BlobStore store;
+  private final Io io;
+  private final JitdiMetrics metrics;
+  private final JitRecords records;
+  private final Clock clock;
+
+  ImageBuilder(Manifests manifests, BlobStore store, Io io, JitdiMetrics metrics, JitRecords records, Clock clock) {
+    this.manifests = manifests;
+    this.store = store;
+    this.io = io;
+    this.metrics = metrics;
+    this.records = records;
+    this.clock = clock;
+  }
+
+  /** Builds {@code plan}: its layers into the store, configs and manifests composed and stored, records written. */
+  Future<Manifest> build(Plan plan, BuildProgress progress) {
+    Rule rule = plan.match().rule();
+    long bytes = plan.platforms().stream().map(PlatformPlan::files).distinct().mapToLong(Planner.LayerFiles::bytes)
+        .sum();
+    progress.total(bytes);
+    progress.state(BuildProgress.State.building);
+    // room for the layers (tar headers and padding included) before any is written; an eviction may run first
+    long estimate = bytes + (1L << 20) * plan.platforms().size();
+    return store.reserve(estimate).compose(reserved -> io.call(() -> {
+      Optional<JitRecords.BuildRecord> previous = records.build(plan.key());
+      Map<String, Composer.Layer> layers = new LinkedHashMap<>();
+      long before = 0;
+      for (PlatformPlan p : plan.platforms()) {
+        String identity = p.files().identity();
+        if (p.files().isEmpty() || layers.containsKey(identity)) {
+          continue;
+        }
+        Optional<Composer.Layer> known = previous.map(b -> b.layers().get(identity)).filter(l -> exists(l.digest()));
+        if (known.isPresent()) {
+          layers.put(identity, known.get());
+          continue;
+        }
+        long offset = before;
+        layers.put(identity, buildLayer(rule, p.files(), n -> progress.done(offset + n)));
+        before += p.files().bytes();
+      }
+      progress.state(BuildProgress.State.composing);
+      List<Map.Entry<JsonNode, Manifest>> composed = new ArrayList<>();
+      List<Digest> built = new ArrayList<>();
+      layers.values().forEach(l -> built.add(l.digest()));
+      boolean alias = rule.files().isEmpty() && rule.env().isEmpty() && rule.labels().isEmpty();
+      for (PlatformPlan p : plan.platforms()) {
+        if (alias) {
+          break;
+        }
+        Optional<Composer.Layer> layer = Optional.ofNullable(layers.get(p.files().identity()));
+        String createdBy = "jitdi rule " + rule.name() + ": " + String.join(", ", p.files().lines().stream()
+            .map(Planner.Line::destination).toList());
+        Composer.Changes changes = Planner.changes(rule, Planner.values(plan.match().captures(), p.platform()),
+            createdBy);
+        Composer.Image image = p.base().isPresent()
+            ? Composer.extend(p.base().get().manifest(), p.base().get().config(), layer, changes)
+            : Composer.scratch(p.platform(), layer.orElseThrow(), changes);
+        Digest configDigest = Digest.sha256Of(image.config());
+        if (!exists(configDigest)) {
+          store.putBytes(configDigest, image.config());
+        }
+        built.add(configDigest);
+        composed.add(Map.entry(p.node(), image.manifest()));
+      }
+      Manifest top;
+      if (alias) {
+        top = plan.base().orElseThrow().top();
+      } else if (composed.size() == 1 && plan.base().map(b -> !b.top().mediaType().isIndex()).orElse(false)) {
+        top = composed.get(0).getValue();
+      } else {
+        top = Composer.index(plan.base().map(Base::top).filter(m -> m.mediaType().isIndex()), composed);
+      }
+      return new Made(top, composed, layers, built);
+    })).andThen(ar -> store.release(estimate)).compose(made -> {
+      List<Future<Void>> stored = new ArrayList<>();
+      made.platforms().forEach(e -> stored.add(manifests.store(e.getValue())));
+      stored.add(manifests.store(made.top()));
+      return Future.all(stored).compose(v -> io.call(() -> {
+        recordBuild(plan, made);
+        return made.top();
+      }));
+    });
+  }
+
+  /** Builds one layer into the store (blocking; its room was reserved by the caller). */
+  private Composer.Layer buildLayer(Rule rule, Planner.LayerFiles files, java.util.function.LongConsumer progress)
+      throws Exception {
+    try (TempBlob temp = store.newTemp()) {
+      LayerBuilder.Built layer = LayerBuilder.build(files.entries(), rule.compression(), temp.channel(),
+          io.executor(), progress);
+      metrics.jitBuildBytes().increment(layer.size());
+      temp.commitBuilt(new DigestingFileSink.Written(layer.digest(), layer.size()));
+      return new Composer.Layer(layer.mediaType(), layer.digest(), layer.size(), layer.diffId());
+    }
+  }
+
+  boolean exists(Digest digest) {
+    return store.holds(digest);
+  }
+
+  private void recordBuild(Plan plan, Made made) {
+    Manifest top = made.top();
+    records.putBuild(plan.key(), new JitRecords.BuildRecord(top.digest(), plan.image(), made.layers(),
+        clock.millis()));
+    JitRecords.Recipe recipe = new JitRecords.Recipe(plan.image(), plan.key());
+    for (Digest d : made.blobs()) {
+      records.putRecipe(d, recipe);
+    }
+    for (Map.Entry<JsonNode, Manifest> e : made.platforms()) {
+      records.putRecipe(e.getValue().digest(), recipe);
+    }
+    plan.base().ifPresent(base -> {
+      JitRecords.BlobOrigin origin = new JitRecords.BlobOrigin(base.upstream().key(), base.repository());
+      for (BasePlatform bp : base.platforms()) {
+        for (Descriptor blob : bp.manifest().blobs()) {
+          records.putOrigin(blob.digest(), origin);
+        }
+      }
+    });
+    records.putTag(plan.image(), new JitRecords.TagAnswer(plan.key(), top.digest(), clock.millis()));
+  }
+}

@@ -1,0 +1,128 @@
+package io.jitdi.jit;
+
+import io.jitdi.cache.MetadataStore;
+import io.jitdi.jit.compose.Composer;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.MediaType;
+import io.jitdi.oci.RepositoryName;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What the JIT images remember, typed, in the metadata store (blocking: call on the IO pool). Each record has one
+ * key prefix and one JSON codec; the stored JSON is the format caches already hold.
+ *
+ * <ul>
+ *   <li>{@code t|<image>} {@link TagAnswer}: the last answer for a tag and when it was checked.</li>
+ *   <li>{@code b|<key>} {@link BuildRecord}: what a build key made (top manifest, layers by files identity).</li>
+ *   <li>{@code r|<digest>} {@link Recipe}: how to build a blob jitdi made again, once it is evicted.</li>
+ *   <li>{@code o|<digest>} {@link BlobOrigin}: where a base image's blob comes from.</li>
+ * </ul>
+ */
+final class JitRecords {
+  /** The answer for a tag: the build key and top manifest, checked at {@code checkedAt} (epoch ms). */
+  record TagAnswer(Digest key, Digest manifest, long checkedAt) {
+    JsonObject toJson() {
+      return new JsonObject().put("key", key.hex()).put("digest", manifest.toString()).put("checkedAt", checkedAt);
+    }
+
+    static TagAnswer of(JsonObject json) {
+      return new TagAnswer(Digest.parse(Digest.SHA256 + ":" + json.getString("key")),
+          Digest.parse(json.getString("digest")), json.getLong("checkedAt"));
+    }
+  }
+
+  /** What a build key made: its top manifest, its layers by files identity, and when. */
+  record BuildRecord(Digest manifest, String image, Map<String, Composer.Layer> layers, long builtAt) {
+    JsonObject toJson() {
+      JsonObject json = new JsonObject();
+      layers.forEach((identity, l) -> json.put(identity, new JsonObject().put("mediaType", l.mediaType().value())
+          .put("digest", l.digest().toString()).put("size", l.size()).put("diffId", l.diffId().toString())));
+      return new JsonObject().put("digest", manifest.toString()).put("image", image).put("layers", json)
+          .put("builtAt", builtAt);
+    }
+
+    static BuildRecord of(JsonObject json) {
+      Map<String, Composer.Layer> layers = new LinkedHashMap<>();
+      JsonObject stored = json.getJsonObject("layers", new JsonObject());
+      for (String identity : stored.fieldNames()) {
+        JsonObject l = stored.getJsonObject(identity);
+        layers.put(identity, new Composer.Layer(MediaType.of(l.getString("mediaType")),
+            Digest.parse(l.getString("digest")), l.getLong("size"), Digest.parse(l.getString("diffId"))));
+      }
+      return new BuildRecord(Digest.parse(json.getString("digest")), json.getString("image"), layers,
+          json.getLong("builtAt", 0L));
+    }
+  }
+
+  /** How to make a blob again: the image (registry/name:tag) and the build key that made it. */
+  record Recipe(String image, Digest key) {
+    JsonObject toJson() {
+      return new JsonObject().put("image", image).put("key", key.hex());
+    }
+
+    static Recipe of(JsonObject json) {
+      return new Recipe(json.getString("image"), Digest.parse(Digest.SHA256 + ":" + json.getString("key")));
+    }
+  }
+
+  /** Where a base image's blob comes from. */
+  record BlobOrigin(String upstream, RepositoryName repository) {
+    JsonObject toJson() {
+      return new JsonObject().put("upstream", upstream).put("repository", repository.value());
+    }
+
+    static BlobOrigin of(JsonObject json) {
+      return new BlobOrigin(json.getString("upstream"), RepositoryName.parse(json.getString("repository")));
+    }
+  }
+
+  private final MetadataStore store;
+
+  JitRecords(MetadataStore store) {
+    this.store = store;
+  }
+
+  Optional<TagAnswer> tag(String image) {
+    return read("t|" + image).map(TagAnswer::of);
+  }
+
+  void putTag(String image, TagAnswer answer) {
+    write("t|" + image, answer.toJson());
+  }
+
+  Optional<BuildRecord> build(Digest key) {
+    return read("b|" + key.hex()).map(BuildRecord::of);
+  }
+
+  void putBuild(Digest key, BuildRecord record) {
+    write("b|" + key.hex(), record.toJson());
+  }
+
+  Optional<Recipe> recipe(Digest blob) {
+    return read("r|" + blob).map(Recipe::of);
+  }
+
+  void putRecipe(Digest blob, Recipe recipe) {
+    write("r|" + blob, recipe.toJson());
+  }
+
+  Optional<BlobOrigin> origin(Digest blob) {
+    return read("o|" + blob).map(BlobOrigin::of);
+  }
+
+  void putOrigin(Digest blob, BlobOrigin origin) {
+    write("o|" + blob, origin.toJson());
+  }
+
+  private Optional<JsonObject> read(String key) {
+    return store.jit(key).map(bytes -> new JsonObject(new String(bytes, StandardCharsets.UTF_8)));
+  }
+
+  private void write(String key, JsonObject value) {
+    store.putJit(key, value.encode().getBytes(StandardCharsets.UTF_8));
+  }
+}
