@@ -59,6 +59,8 @@ public final class BlobStore {
   private final AtomicLong committed = new AtomicLong();
   private final AtomicLong blobCount = new AtomicLong();
   private final AtomicLong reserved = new AtomicLong();
+  /** Bytes of reservations waiting for an eviction pass to make room for them. */
+  private final AtomicLong waiting = new AtomicLong();
   private final ConcurrentHashMap<Digest, Integer> pins = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Digest, Long> pendingAccess = new ConcurrentHashMap<>();
   private final SingleFlight<String, Void> evictions = new SingleFlight<>();
@@ -253,6 +255,33 @@ public final class BlobStore {
     return Future.succeededFuture();
   }
 
+  /**
+   * Reserves room for a fill of {@code size} bytes only if it fits: at once when {@code committed + reserved + size}
+   * is within the budget, otherwise after eviction made room. Completes with false when it still does not fit (the
+   * room is held by fills in flight or by blobs being read); then nothing is reserved and the caller must not write
+   * the blob to the cache. On true, the caller must {@link #release(long)} it when the fill ends.
+   */
+  public Future<Boolean> tryReserve(long size) {
+    if (admit(size)) {
+      if (committed.get() + reserved.get() > maxSize * HIGH_WATERMARK) {
+        evict();
+      }
+      return Future.succeededFuture(true);
+    }
+    waiting.addAndGet(size);
+    // a pass already under way did not count this reservation: when it does not make room, run one that does
+    return evict().compose(v -> admit(size) ? Future.succeededFuture(true) : evict().map(w -> admit(size)))
+        .andThen(ar -> waiting.addAndGet(-size));
+  }
+
+  private synchronized boolean admit(long size) {
+    if (committed.get() + reserved.get() + size > maxSize) {
+      return false;
+    }
+    reserved.addAndGet(size);
+    return true;
+  }
+
   public void release(long size) {
     reserved.addAndGet(-size);
   }
@@ -280,14 +309,14 @@ public final class BlobStore {
   private void evictBlocking() throws IOException {
     flushAccessTimes();
     long high = (long) (maxSize * HIGH_WATERMARK);
-    if (committed.get() + reserved.get() <= high) {
+    if (committed.get() + reserved.get() + waiting.get() <= high) {
       return;
     }
     long low = (long) (maxSize * LOW_WATERMARK);
     List<Evictor.Candidate> candidates = new ArrayList<>();
     index.forEachBlob((digest, record) -> candidates.add(new Evictor.Candidate(digest, record.size(),
         record.lastAccess())));
-    long needed = committed.get() + reserved.get() - low;
+    long needed = committed.get() + reserved.get() + waiting.get() - low;
     for (Evictor.Candidate victim : Evictor.choose(candidates, needed, d -> pins.containsKey(d))) {
       if (!tryMarkEvicting(victim.digest())) {
         continue; // pinned since it was chosen

@@ -162,27 +162,38 @@ public final class Fill implements Growth {
       relay(body);
       return;
     }
-    io.call(() -> {
-      if (size >= 0 && Files.getFileStore(store.layout().tmpDir()).getUsableSpace() < size + DISK_HEADROOM) {
-        return null;
-      }
-      return store.newTemp();
-    }).onComplete(ar -> {
-      if (ar.failed() || ar.result() == null) {
-        if (ar.failed()) {
-          LOG.warn("cannot create a temp file for blob {}; relaying it uncached: {}", digest, ar.cause().toString());
-        } else {
-          LOG.warn("not enough free disk for blob {} ({} bytes); relaying it uncached", digest, size);
-        }
+    long reservation = Math.max(size, 0);
+    store.tryReserve(reservation).onComplete(fits -> context.runOnContext(v -> {
+      if (fits.failed() || !fits.result()) {
+        LOG.info("blob {} ({} bytes) does not fit the cache budget beside the fills in flight and the blobs being "
+            + "read; relaying it uncached", digest, size);
         relay(body);
         return;
       }
-      temp = ar.result();
-      sink = new DigestingFileSink(temp.channel(), io.executor(), this::onWritten);
-      reservedBytes = Math.max(size, 0);
-      head.tryComplete(new Head(Mode.CACHE, size));
-      store.reserve(reservedBytes).onComplete(r -> receive(body));
-    });
+      io.call(() -> {
+        if (size >= 0 && Files.getFileStore(store.layout().tmpDir()).getUsableSpace() < size + DISK_HEADROOM) {
+          return null;
+        }
+        return store.newTemp();
+      }).onComplete(ar -> {
+        if (ar.failed() || ar.result() == null) {
+          store.release(reservation);
+          if (ar.failed()) {
+            LOG.warn("cannot create a temp file for blob {}; relaying it uncached: {}", digest,
+                ar.cause().toString());
+          } else {
+            LOG.warn("not enough free disk for blob {} ({} bytes); relaying it uncached", digest, size);
+          }
+          relay(body);
+          return;
+        }
+        temp = ar.result();
+        sink = new DigestingFileSink(temp.channel(), io.executor(), this::onWritten);
+        reservedBytes = reservation;
+        head.tryComplete(new Head(Mode.CACHE, size));
+        receive(body);
+      });
+    }));
   }
 
   /** Feeds {@code body} into the sink; its end or cut comes back on the fill's context. */

@@ -343,8 +343,13 @@ public final class UpstreamClient {
     if (tokenKey.service() != null) {
       query.append("service=").append(URLEncoder.encode(tokenKey.service(), StandardCharsets.UTF_8));
     }
-    query.append(query.length() > 0 ? "&" : "").append("scope=")
-        .append(URLEncoder.encode(tokenKey.scope(), StandardCharsets.UTF_8));
+    // a challenge may name several scopes, space-separated; the token request carries each as its own parameter
+    for (String scope : tokenKey.scope().trim().split("\\s+")) {
+      if (!scope.isEmpty()) {
+        query.append(query.length() > 0 ? "&" : "").append("scope=")
+            .append(URLEncoder.encode(scope, StandardCharsets.UTF_8));
+      }
+    }
     String url = realm + (realm.getRawQuery() == null ? "?" : "&") + query;
     RequestOptions options = new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url)
         .setConnectTimeout(config.connectTimeout().toMillis()).setIdleTimeout(config.idleTimeout().toMillis());

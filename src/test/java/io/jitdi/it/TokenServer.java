@@ -40,6 +40,8 @@ public final class TokenServer implements AutoCloseable {
   private final Duration lifetime;
   private final List<Request> requests = new CopyOnWriteArrayList<>();
   private volatile boolean strict;
+  private volatile boolean accessTokenOnly;
+  private final List<String> responses = new CopyOnWriteArrayList<>();
 
   private TokenServer(HttpServer server, PrivateKey key, String certBase64, Path certPem, String credentials,
       Duration lifetime) {
@@ -97,6 +99,20 @@ public final class TokenServer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Answers with only an OAuth2-style {@code access_token} field and no {@code token} field, as some registries'
+   * token services do.
+   */
+  public TokenServer accessTokenOnly() {
+    accessTokenOnly = true;
+    return this;
+  }
+
+  /** The JSON bodies of the 200 answers given so far. */
+  public List<String> responses() {
+    return List.copyOf(responses);
+  }
+
   public int port() {
     return server.getAddress().getPort();
   }
@@ -122,7 +138,10 @@ public final class TokenServer implements AutoCloseable {
       respond(exchange, 401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"bad credentials\"}]}");
       return;
     }
-    respond(exchange, 200, "{\"token\":\"" + jwt(scopes) + "\",\"expires_in\":" + lifetime.toSeconds() + "}");
+    String body = "{\"" + (accessTokenOnly ? "access_token" : "token") + "\":\"" + jwt(scopes) + "\",\"expires_in\":"
+        + lifetime.toSeconds() + "}";
+    responses.add(body);
+    respond(exchange, 200, body);
   }
 
   private String jwt(List<String> scopes) {
