@@ -6,14 +6,12 @@ import io.jitdi.cache.MetadataStore;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.BlobOrigins;
 import io.jitdi.concurrent.Io;
-import io.jitdi.oci.Platform;
 import io.jitdi.config.JitConfig;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ImageName;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.Manifest;
-import io.jitdi.oci.MediaType;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
 import io.jitdi.oci.Tag;
@@ -51,13 +49,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class JitImages implements BlobOrigins {
   private static final Logger LOG = LoggerFactory.getLogger(JitImages.class);
-  /** Manifest types jitdi can extend (schema1 cannot be). */
-  private static final String BASE_ACCEPT = String.join(", ", List.of(MediaType.DOCKER_MANIFEST,
-      MediaType.DOCKER_MANIFEST_LIST, MediaType.OCI_INDEX, MediaType.OCI_MANIFEST).stream().map(MediaType::value)
-      .sorted().toList());
-  private static final List<Platform> MODEL_ONLY_PLATFORMS = List.of(new Platform("linux", "amd64", Optional.empty()),
-      new Platform("linux", "arm64", Optional.empty()));
-  private static final int MAX_CONFIG_BYTES = 16 << 20;
 
   /** A JIT answer, and whether it was built now (or was already there). */
   public record Outcome(Manifest manifest, boolean built) {}

@@ -11,7 +11,7 @@ import java.util.regex.Pattern;
  *
  * @see <a href="https://github.com/opencontainers/image-spec/blob/main/media-types.md">image-spec media types</a>
  */
-public final class MediaType {
+public record MediaType(String value) {
   // declared first: the constants below are parsed with it
   private static final Pattern SYNTAX = Pattern.compile(
       "[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}");
@@ -35,10 +35,11 @@ public final class MediaType {
   public static final List<MediaType> MANIFEST_TYPES = List.of(OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST,
       DOCKER_MANIFEST_LIST, DOCKER_SCHEMA1_SIGNED, DOCKER_SCHEMA1);
 
-  private final String value;
-
-  private MediaType(String value) {
-    this.value = value;
+  /** Validates on construction: a bare, lowercase {@code type/subtype}. */
+  public MediaType {
+    if (value == null || !SYNTAX.matcher(value).matches()) {
+      throw new IllegalArgumentException("not a media type: " + value);
+    }
   }
 
   /** Parses {@code text}, dropping parameters ({@code ;charset=...}); empty if it is not a media type. */
@@ -64,22 +65,8 @@ public final class MediaType {
     return MANIFEST_TYPES.contains(this);
   }
 
-  public String value() {
-    return value;
-  }
-
   @Override
   public String toString() {
     return value;
-  }
-
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof MediaType m && m.value.equals(value);
-  }
-
-  @Override
-  public int hashCode() {
-    return value.hashCode();
   }
 }

@@ -13,24 +13,29 @@ import java.util.regex.Pattern;
  *
  * @see <a href="https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests">names</a>
  */
-public final class RepositoryName {
+public record RepositoryName(String value) {
   public static final int MAX_LENGTH = 255;
   private static final String COMPONENT = "[a-z0-9]++(?:(?:[._]|__|-++)[a-z0-9]++)*+";
   private static final Pattern COMPONENT_PATTERN = Pattern.compile(COMPONENT);
   private static final Pattern NAME = Pattern.compile(COMPONENT + "(?:/" + COMPONENT + ")*+");
 
-  private final String value;
 
-  private RepositoryName(String value) {
-    this.value = value;
-  }
 
   /**
    * Parses a name.
    *
    * @throws RegistryException {@link ErrorCode#NAME_INVALID} saying what is wrong
    */
+  /** Validates on construction: a RepositoryName that exists is valid. */
+  public RepositoryName {
+    check(value);
+  }
+
   public static RepositoryName parse(String text) {
+    return new RepositoryName(text);
+  }
+
+  private static void check(String text) {
     if (text == null || text.isEmpty()) {
       throw invalid(String.valueOf(text), "a repository name is required");
     }
@@ -41,7 +46,6 @@ public final class RepositoryName {
       throw invalid(text, "components are lowercase letters and digits separated by '.', '_', '__' or '-', "
           + "joined by single '/'");
     }
-    return new RepositoryName(text);
   }
 
   /** Whether {@code text} is a valid single name component (used to recognise registry hosts in paths). */
@@ -58,24 +62,11 @@ public final class RepositoryName {
     return parse(prefix + "/" + value);
   }
 
-  public String value() {
-    return value;
-  }
-
   @Override
   public String toString() {
     return value;
   }
 
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof RepositoryName n && n.value.equals(value);
-  }
-
-  @Override
-  public int hashCode() {
-    return value.hashCode();
-  }
 
   private static RegistryException invalid(String text, String why) {
     return new RegistryException(ErrorCode.NAME_INVALID,

@@ -8,22 +8,27 @@ import java.util.regex.Pattern;
  *
  * @see <a href="https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests">tags</a>
  */
-public final class Tag {
+public record Tag(String value) {
   public static final int MAX_LENGTH = 128;
   private static final Pattern TAG = Pattern.compile("[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}");
 
-  private final String value;
 
-  private Tag(String value) {
-    this.value = value;
-  }
 
   /**
    * Parses a tag.
    *
    * @throws RegistryException {@link ErrorCode#TAG_INVALID} saying what is wrong
    */
+  /** Validates on construction: a Tag that exists is valid. */
+  public Tag {
+    check(value);
+  }
+
   public static Tag parse(String text) {
+    return new Tag(text);
+  }
+
+  private static void check(String text) {
     if (text == null || text.isEmpty()) {
       throw invalid(String.valueOf(text), "a tag is required");
     }
@@ -33,11 +38,6 @@ public final class Tag {
     if (!TAG.matcher(text).matches()) {
       throw invalid(text, "a tag is letters, digits, '_', '.' and '-', not starting with '.' or '-'");
     }
-    return new Tag(text);
-  }
-
-  public String value() {
-    return value;
   }
 
   @Override
@@ -45,15 +45,6 @@ public final class Tag {
     return value;
   }
 
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof Tag t && t.value.equals(value);
-  }
-
-  @Override
-  public int hashCode() {
-    return value.hashCode();
-  }
 
   private static RegistryException invalid(String text, String why) {
     return new RegistryException(ErrorCode.TAG_INVALID, "invalid tag \"" + Strings.clip(text) + "\": " + why,
