@@ -119,10 +119,10 @@ public final class Manifests {
 
   private Future<Answer> byTag(UpstreamClient upstream, RepositoryName repo, Tag tag, String accept,
       boolean needBody) {
-    String key = upstream.key() + "/" + repo + ":" + tag + "|" + (accept == null ? "" : accept);
+    String key = TagKey.cached(upstream.key(), repo, tag, accept).encoded();
     // no answer cached for this Accept set: an imported tag (jitdi cache import) stands in for one
     return lookup(tags.get(key)).compose(cached -> cached.isPresent() ? Future.succeededFuture(cached)
-        : lookup(tags.get(OciLayoutTransfer.importedTagKey(upstream.key(), repo.toString(), tag.toString()))))
+        : lookup(tags.get(TagKey.imported(upstream.key(), repo, tag).encoded())))
         .compose(record -> {
       if (record.isPresent() && fresh(record.get())) {
         return answer(record.get(), needBody, CacheResult.hit)

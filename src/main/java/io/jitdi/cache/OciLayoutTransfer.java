@@ -77,11 +77,6 @@ public final class OciLayoutTransfer {
     this.clock = clock;
   }
 
-  /** The key under which an imported tag is kept: unlike cached answers, not tied to one Accept set. */
-  public static String importedTagKey(String registry, String repository, String tag) {
-    return registry + "/" + repository + ":" + tag;
-  }
-
   /**
    * Imports every named image of {@code source}, an OCI layout directory or an {@code oci-archive} tar.
    *
@@ -159,8 +154,8 @@ public final class OciLayoutTransfer {
     }
     long now = clock.millis();
     for (Entry e : images) {
-      index.putTag(importedTagKey(e.name().registry(), e.name().repository().toString(),
-          e.name().reference().toString()), new TagRecord(e.digest(), e.mediaType(), e.size(), now));
+      index.putTag(TagKey.imported(e.name().registry(), e.name().repository(),
+          e.name().reference().tag().orElseThrow()).encoded(), new TagRecord(e.digest(), e.mediaType(), e.size(), now));
     }
     return new Report(images, copied, bytes, manifests.size());
   }
@@ -336,6 +331,9 @@ public final class OciLayoutTransfer {
       } catch (RegistryException e) {
         throw new IOException("\"" + text + "\" is not an image reference: " + e.getMessage());
       }
+      if (name.reference().isDigest()) {
+        throw new IOException("\"" + text + "\" names a digest; export images by tag (NAME:TAG)");
+      }
       TagRecord record = cachedTag(name).orElseThrow(() -> new IOException(name + " is not in the cache; pull it "
           + "through jitdi first"));
       Manifest manifest = cachedWalk(name, record.digest(), manifests, blobs);
@@ -382,7 +380,8 @@ public final class OciLayoutTransfer {
 
   /** The newest cached answer for a tag: a cached answer for any Accept set, or an imported one. */
   private Optional<TagRecord> cachedTag(ImageReference name) {
-    String exact = importedTagKey(name.registry(), name.repository().toString(), name.reference().toString());
+    String exact = TagKey.imported(name.registry(), name.repository(), name.reference().tag().orElseThrow())
+        .encoded();
     TagRecord[] newest = {index.tag(exact).orElse(null)};
     index.forEachTag((key, record) -> {
       if (key.startsWith(exact + "|") && (newest[0] == null || record.fetchedAt() > newest[0].fetchedAt())) {
