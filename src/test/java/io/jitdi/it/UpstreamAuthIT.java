@@ -127,10 +127,10 @@ class UpstreamAuthIT {
     // the token server is the only realm, on 127.0.0.1 for docker.io and on localhost for foreign/trusted.local
     int before = tokens.requests().size();
     Http.Text refused = Http.get(jitdi.url() + "/v2/private/model/manifests/v1?ns=foreign.local", OCI);
-    assertEquals(502, refused.status(), refused.body());
-    assertTrue(refused.body().contains("tokenRealms"), refused.body());
     assertEquals(before, tokens.requests().size(), "the foreign realm got no request: "
         + tokens.requests().subList(before, tokens.requests().size()));
+    assertEquals(502, refused.status(), refused.body());
+    assertTrue(refused.body().contains("tokenRealms"), refused.body());
 
     Http.Text allowed = Http.get(jitdi.url() + "/v2/private/model/manifests/v1?ns=trusted.local", OCI);
     assertEquals(200, allowed.status(), allowed.body());
