@@ -30,6 +30,10 @@ class BadInputIT {
   static Path dir;
   static DockerRegistry upstream;
   static MisbehavingRegistry misbehaving;
+  /** In front of the misbehaving upstream: records every request line jitdi sends it. */
+  static FaultRelay badRelay;
+  /** jitdi's working directory, empty at start; nothing may appear in it. */
+  static Path workDir;
   static Jitdi jitdi;
   static ServerSocket bystander;
   static final AtomicInteger bystanderConnections = new AtomicInteger();
@@ -38,8 +42,10 @@ class BadInputIT {
   static void start() throws IOException {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     misbehaving = MisbehavingRegistry.start();
-    jitdi = Jitdi.start(dir.resolve("jitdi"), Jitdi.config(upstream.url(), "256MiB").replace("defaultUpstream:",
-        "  bad.local:\n    url: " + misbehaving.url() + "\ndefaultUpstream:"));
+    badRelay = FaultRelay.to(java.net.URI.create(misbehaving.url()).getPort());
+    workDir = Files.createDirectories(dir.resolve("workdir"));
+    jitdi = Jitdi.startIn(workDir, dir.resolve("jitdi"), Jitdi.config(upstream.url(), "256MiB").replace(
+        "defaultUpstream:", "  bad.local:\n    url: " + badRelay.url() + "\ndefaultUpstream:"));
     bystander = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     Thread t = new Thread(() -> {
       while (!bystander.isClosed()) {
@@ -58,6 +64,7 @@ class BadInputIT {
   static void stop() throws IOException {
     bystander.close();
     jitdi.close();
+    badRelay.close();
     misbehaving.close();
     upstream.close();
   }
@@ -172,6 +179,17 @@ class BadInputIT {
     assertEquals("5", down.header("Retry-After"));
     expect(502, "UNAVAILABLE", raw("GET", "/v2/bad/broken/manifests/v1" + bad), "500");
     assertEquals(0, jitdi.bytesUnder("blobs"), "nothing cached from a misbehaving upstream");
+
+    // manifests live in the index, not in blobs/: asked again, jitdi must ask the upstream again
+    for (String path : List.of("/v2/bad/huge/manifests/v1", "/v2/bad/hugechunked/manifests/v1",
+        "/v2/bad/json/manifests/v1", "/v2/bad/lying/manifests/v1", "/v2/bad/loop/manifests/v1",
+        "/v2/bad/broken/manifests/v1")) {
+      long before = badRelay.requests("GET", path);
+      Http.Text again = raw("GET", path + bad);
+      assertTrue(again.status() >= 500, path + " is not served from a cache: " + again.status() + " " + again.body());
+      assertTrue(badRelay.requests("GET", path) > before, path + " asked again: the upstream is asked again, "
+          + "nothing was cached (" + badRelay.requestLines() + ")");
+    }
   }
 
   @Test
@@ -187,6 +205,9 @@ class BadInputIT {
           .filter(p -> !p.getFileName().toString().matches("jitdi(-\\d+)?\\.(log|yaml)"))
           .toList();
       assertEquals(List.of(), outside);
+    }
+    try (Stream<Path> files = Files.walk(workDir)) {
+      assertEquals(List.of(workDir), files.toList(), "nothing written in jitdi's working directory");
     }
     assertEquals(200, Http.get(jitdi.url() + "/v2/").status());
     assertTrue(jitdi.proc().alive());

@@ -308,12 +308,61 @@ class JitIT {
 
   @Test
   void capturesThatWouldTraverseAreRefusedWith400AndWriteNothing() throws Exception {
+    Path cache = jitdi.cacheDir();
+    java.util.Set<Path> cacheFilesBefore = files(cache.resolve("blobs"), cache.resolve("tmp"));
+    java.util.Set<Path> outsideBefore = outsideTheCache();
+    JsonObject statusBefore = cacheStatus();
+    List<String> buildsBefore = buildImages();
+
     Http.Text r = Http.get(jitdi.url() + "/v2/files/data/manifests/v..?ns=jit.local", Map.of("Accept", ACCEPT));
     assertEquals(400, r.status(), r.body());
     assertTrue(r.body().contains("NAME_INVALID") && r.body().contains("rule traversal"), r.body());
     Http.Text dot = Http.get(jitdi.url() + "/v2/files/data/manifests/v.?ns=jit.local", Map.of("Accept", ACCEPT));
     assertEquals(400, dot.status(), dot.body());
     assertEquals(200, Http.get(jitdi.url() + "/v2/").status());
+
+    assertEquals(cacheFilesBefore, files(cache.resolve("blobs"), cache.resolve("tmp")), "no file in blobs/ or tmp/");
+    assertEquals(statusBefore, cacheStatus(), "no blob record and no byte more in the cache (/_jitdi/status)");
+    assertEquals(buildsBefore, buildImages(), "no build started (/_jitdi/builds)");
+    assertEquals(outsideBefore, outsideTheCache(), "no file written outside the cache directory");
+  }
+
+  /** Every file and directory under {@code roots}. */
+  private static java.util.Set<Path> files(Path... roots) throws java.io.IOException {
+    java.util.Set<Path> all = new java.util.TreeSet<>();
+    for (Path root : roots) {
+      if (Files.exists(root)) {
+        try (java.util.stream.Stream<Path> walk = Files.walk(root)) {
+          walk.forEach(all::add);
+        }
+      }
+    }
+    return all;
+  }
+
+  /**
+   * Every path under the test's directory (models, sources, jitdi's own directory) outside the cache, and under
+   * the models' parent where a traversal would land.
+   */
+  private static java.util.Set<Path> outsideTheCache() throws java.io.IOException {
+    java.util.Set<Path> all = files(dir);
+    all.removeIf(p -> p.startsWith(jitdi.cacheDir()));
+    return all;
+  }
+
+  private static JsonObject cacheStatus() {
+    Http.Text status = Http.get(jitdi.url() + "/_jitdi/status");
+    assertEquals(200, status.status(), status.body());
+    JsonObject cache = new JsonObject(status.body()).getJsonObject("cache");
+    return new JsonObject().put("blobs", cache.getValue("blobs")).put("usedBytes", cache.getValue("usedBytes"))
+        .put("reservedBytes", cache.getValue("reservedBytes"));
+  }
+
+  private static List<String> buildImages() {
+    Http.Text builds = Http.get(jitdi.url() + "/_jitdi/builds");
+    assertEquals(200, builds.status(), builds.body());
+    return new JsonObject(builds.body()).getJsonArray("builds").stream().map(JsonObject.class::cast)
+        .map(b -> b.getString("image") + " " + b.getString("state")).sorted().toList();
   }
 
   @Test

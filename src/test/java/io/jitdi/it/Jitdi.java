@@ -23,6 +23,7 @@ public final class Jitdi implements AutoCloseable {
   private final Map<String, String> env = new java.util.HashMap<>(
       Map.of("JITDI_LOG_LEVEL", System.getProperty("jitdi.logLevel", "DEBUG")));
   private Proc proc;
+  private Path workDir;
   private int starts;
   private java.util.function.Predicate<Jitdi> readiness = j -> {
     try {
@@ -72,6 +73,14 @@ public final class Jitdi implements AutoCloseable {
         "-jar", JAR.toString()));
     command.addAll(List.of(args));
     return Proc.exec(Duration.ofMinutes(5), env, command);
+  }
+
+  /** Starts jitdi with {@code workDir} as its working directory, so a test can watch what it writes there. */
+  public static Jitdi startIn(Path workDir, Path dir, String yaml) {
+    Jitdi jitdi = create(dir, yaml, List.of());
+    jitdi.workDir = workDir;
+    jitdi.startProcess();
+    return jitdi;
   }
 
   /** Starts jitdi with extra environment variables (e.g. source tokens). */
@@ -149,7 +158,7 @@ public final class Jitdi implements AutoCloseable {
     command.addAll(jvmOptions);
     command.addAll(List.of("-jar", JAR.toString(), "--config", config.toString()));
     starts++;
-    proc = Proc.start("jitdi", dir.resolve("jitdi-" + starts + ".log"), env, command);
+    proc = Proc.start("jitdi", dir.resolve("jitdi-" + starts + ".log"), env, command, workDir);
     proc.await("jitdi to be ready", Duration.ofSeconds(60), () -> readiness.test(this));
   }
 

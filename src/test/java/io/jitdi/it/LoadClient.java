@@ -22,12 +22,25 @@ import java.util.function.Supplier;
  * Content-Length but no body). Counts statuses and records every latency.
  */
 public final class LoadClient {
-  /** One request to send. */
-  public record Request(HttpMethod method, String path, String accept) {}
+  /**
+   * One request to send.
+   *
+   * @param sha256 if not null, a 200 response's body must have this digest ({@code sha256:<hex>}), or it counts as
+   *     a bad body
+   */
+  public record Request(HttpMethod method, String path, String accept, String sha256) {
+    public Request(HttpMethod method, String path, String accept) {
+      this(method, path, accept, null);
+    }
+  }
 
-  /** What a run measured. */
+  /**
+   * What a run measured. {@code hung} is the number of requests still unanswered when the run gave up waiting
+   * (duration + 60 s); {@code bodiesChecked} and {@code badBodies} count the bodies whose digest was verified and
+   * those that did not match.
+   */
   public record Result(long requests, long ok, long notFound, long serverErrors, long other, long failures,
-      double seconds, long[] latenciesMicros) {
+      long hung, long bodiesChecked, long badBodies, double seconds, long[] latenciesMicros) {
     public double rps() {
       return requests / seconds;
     }
@@ -43,9 +56,10 @@ public final class LoadClient {
 
     @Override
     public String toString() {
-      return String.format("requests=%d ok=%d 404=%d 5xx=%d other=%d failures=%d rps=%.0f p50_ms=%.2f p99_ms=%.2f "
-          + "max_ms=%.2f", requests, ok, notFound, serverErrors, other, failures, rps(), percentileMillis(50),
-          percentileMillis(99), percentileMillis(100));
+      return String.format("requests=%d ok=%d 404=%d 5xx=%d other=%d failures=%d hung=%d bodies_checked=%d "
+          + "bad_bodies=%d rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f", requests, ok, notFound, serverErrors, other,
+          failures, hung, bodiesChecked, badBodies, rps(), percentileMillis(50), percentileMillis(99),
+          percentileMillis(100));
     }
   }
 
@@ -62,6 +76,8 @@ public final class LoadClient {
     AtomicLong serverErrors = new AtomicLong();
     AtomicLong other = new AtomicLong();
     AtomicLong failures = new AtomicLong();
+    AtomicLong checked = new AtomicLong();
+    AtomicLong bad = new AtomicLong();
     int capacity = 4_000_000;
     AtomicLongArray latencies = new AtomicLongArray(capacity);
     AtomicLong count = new AtomicLong();
@@ -70,9 +86,10 @@ public final class LoadClient {
     CountDownLatch done = new CountDownLatch(connections);
     for (int i = 0; i < connections; i++) {
       vertx.runOnContext(v -> loop(client, next, deadline, done, ok, notFound, serverErrors, other, failures,
-          latencies, count));
+          checked, bad, latencies, count));
     }
-    done.await(duration.toSeconds() + 60, TimeUnit.SECONDS);
+    // each connection's loop ends only after its last answer: a loop still running now waits on a request that hung
+    long hung = done.await(duration.toSeconds() + 60, TimeUnit.SECONDS) ? 0 : done.getCount();
     double seconds = (System.nanoTime() - started) / 1e9;
     long n = Math.min(count.get(), capacity);
     long[] sorted = new long[(int) n];
@@ -82,13 +99,13 @@ public final class LoadClient {
     Arrays.sort(sorted);
     client.close();
     vertx.close().toCompletionStage().toCompletableFuture().join();
-    return new Result(count.get(), ok.get(), notFound.get(), serverErrors.get(), other.get(), failures.get(), seconds,
-        sorted);
+    return new Result(count.get(), ok.get(), notFound.get(), serverErrors.get(), other.get(), failures.get(), hung,
+        checked.get(), bad.get(), seconds, sorted);
   }
 
   private static void loop(HttpClient client, Supplier<Request> next, long deadline, CountDownLatch done,
       AtomicLong ok, AtomicLong notFound, AtomicLong serverErrors, AtomicLong other, AtomicLong failures,
-      AtomicLongArray latencies, AtomicLong count) {
+      AtomicLong checked, AtomicLong bad, AtomicLongArray latencies, AtomicLong count) {
     if (System.nanoTime() >= deadline) {
       done.countDown();
       return;
@@ -99,7 +116,15 @@ public final class LoadClient {
       options.putHeader("Accept", r.accept());
     }
     long sent = System.nanoTime();
-    client.request(options).compose(req -> req.send()).compose(resp -> resp.body().map(b -> resp.statusCode()))
+    client.request(options).compose(req -> req.send()).compose(resp -> resp.body().map(b -> {
+      if (r.sha256() != null && resp.statusCode() == 200) {
+        checked.incrementAndGet();
+        if (!r.sha256().equals(io.jitdi.oci.Digest.sha256Of(b.getBytes()).toString())) {
+          bad.incrementAndGet();
+        }
+      }
+      return resp.statusCode();
+    }))
         .onComplete(ar -> {
           long i = count.getAndIncrement();
           if (i < latencies.length()) {
@@ -116,7 +141,8 @@ public final class LoadClient {
           } else {
             other.incrementAndGet();
           }
-          loop(client, next, deadline, done, ok, notFound, serverErrors, other, failures, latencies, count);
+          loop(client, next, deadline, done, ok, notFound, serverErrors, other, failures, checked, bad, latencies,
+              count);
         });
   }
 

@@ -48,6 +48,8 @@ class ModelSourcesIT {
   static String hfFirstCommit;
   static Map<String, byte[]> packFiles = new LinkedHashMap<>();
   static Map<String, byte[]> kitFiles = new LinkedHashMap<>();
+  /** The crafted artifacts' own blobs (config and tar), as the upstream holds them. */
+  static Set<Digest> craftedBlobs = new java.util.HashSet<>();
 
   @BeforeAll
   static void start() {
@@ -170,12 +172,12 @@ class ModelSourcesIT {
   static void pushCraftedTars() {
     String k = "application/vnd.kitops.modelkit.";
     byte[] kitfile = "{\"manifestVersion\":\"1.0.0\"}".getBytes(StandardCharsets.UTF_8);
-    ModelArtifacts.push(upstream, "models/dotdot", "v1", ModelArtifacts.OCI_MANIFEST, null, k + "config.v1+json",
-        kitfile, List.of(new Layer(k + "model.v1.tar", new Tar().file("models/../../../escaped", new byte[] {1}, 0644)
-            .tar())));
-    ModelArtifacts.push(upstream, "models/symlink", "v1", ModelArtifacts.OCI_MANIFEST, null, k + "config.v1+json",
-        kitfile, List.of(new Layer(k + "model.v1.tar", new Tar().dir("models").symlink("models/passwd",
-            "../../../../etc/passwd").tar())));
+    craftedBlobs.addAll(ModelArtifacts.push(upstream, "models/dotdot", "v1", ModelArtifacts.OCI_MANIFEST, null,
+        k + "config.v1+json", kitfile, List.of(new Layer(k + "model.v1.tar", new Tar().file("models/../../../escaped",
+            new byte[] {1}, 0644).tar()))).blobs().keySet());
+    craftedBlobs.addAll(ModelArtifacts.push(upstream, "models/symlink", "v1", ModelArtifacts.OCI_MANIFEST, null,
+        k + "config.v1+json", kitfile, List.of(new Layer(k + "model.v1.tar", new Tar().dir("models").symlink(
+            "models/passwd", "../../../../etc/passwd").tar()))).blobs().keySet());
   }
 
   @Test
@@ -275,14 +277,56 @@ class ModelSourcesIT {
   }
 
   @Test
-  void tarsThatWouldEscapeTheDestinationAreRefused() {
+  void tarsThatWouldEscapeTheDestinationAreRefused() throws Exception {
+    Set<Path> blobsBefore = cachedBlobFiles();
     Http.Text dotdot = untilBuilt(jitdi, "oci/dotdot:v1")[1];
+    Http.Text symlink = untilBuilt(jitdi, "oci/symlink:v1")[1];
+
+    // jitdi builds layers, it never extracts them: what it produced is whatever blobs the builds added to the cache.
+    // Only the artifacts' own blobs, fetched from the upstream as they are, may be new; no layer of jitdi's making,
+    // and so no layer that carries the escaping entries.
+    Map<Path, List<String>> produced = new java.util.TreeMap<>();
+    for (Path blob : cachedBlobFiles()) {
+      if (!blobsBefore.contains(blob) && !craftedBlobs.contains(Digest.parse("sha256:" + blob.getFileName()))) {
+        produced.put(blob, tarEntries(blob));
+      }
+    }
+    assertEquals(Map.of(), produced, "blobs (and their tar entries) the refused builds produced");
     assertEquals(502, dotdot.status(), dotdot.body());
     assertTrue(dotdot.body().contains("refused") && dotdot.body().contains("models/../../../escaped"), dotdot.body());
-    Http.Text symlink = untilBuilt(jitdi, "oci/symlink:v1")[1];
     assertEquals(502, symlink.status(), symlink.body());
     assertTrue(symlink.body().contains("refused") && symlink.body().contains("outside the layer"), symlink.body());
-    assertFalse(Files.exists(dir.resolve("escaped")) || Files.exists(jitdi.cacheDir().resolve("escaped")));
+    assertEquals(502, untilBuilt(jitdi, "oci/dotdot:v1")[1].status(), "asked again: still refused, no image kept");
+  }
+
+  private static Set<Path> cachedBlobFiles() throws java.io.IOException {
+    Path blobs = jitdi.cacheDir().resolve("blobs");
+    try (java.util.stream.Stream<Path> walk = Files.walk(blobs)) {
+      return walk.filter(Files::isRegularFile).collect(java.util.stream.Collectors.toSet());
+    }
+  }
+
+  /** The entry names (and link targets) of a tar, gzip'd tar or zstd'd tar; "(not a tar)" for other bytes. */
+  private static List<String> tarEntries(Path blob) {
+    List<String> names = new java.util.ArrayList<>();
+    try (java.io.InputStream raw = new java.io.BufferedInputStream(Files.newInputStream(blob))) {
+      raw.mark(4);
+      int b0 = raw.read();
+      int b1 = raw.read();
+      raw.reset();
+      java.io.InputStream in = b0 == 0x1f && b1 == 0x8b ? new java.util.zip.GZIPInputStream(raw)
+          : b0 == 0x28 && b1 == 0xb5 ? new com.github.luben.zstd.ZstdInputStream(raw) : raw;
+      try (org.apache.commons.compress.archivers.tar.TarArchiveInputStream tar =
+          new org.apache.commons.compress.archivers.tar.TarArchiveInputStream(in)) {
+        org.apache.commons.compress.archivers.tar.TarArchiveEntry e;
+        while ((e = tar.getNextEntry()) != null) {
+          names.add(e.isSymbolicLink() ? e.getName() + " -> " + e.getLinkName() : e.getName());
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      names.add("(not a tar: " + e.getMessage() + ")");
+    }
+    return names;
   }
 
   @Test

@@ -23,8 +23,16 @@ public final class Proc implements AutoCloseable {
   }
 
   public static Proc start(String name, Path log, Map<String, String> env, List<String> command) {
+    return start(name, log, env, command, null);
+  }
+
+  /** Starts a program in the working directory {@code workDir} (null: the test JVM's). */
+  public static Proc start(String name, Path log, Map<String, String> env, List<String> command, Path workDir) {
     try {
       ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+      if (workDir != null) {
+        pb.directory(workDir.toFile());
+      }
       pb.environment().putAll(env);
       return new Proc(name, pb.start(), log);
     } catch (IOException e) {

@@ -1,6 +1,7 @@
 package io.jitdi.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -19,6 +20,9 @@ class PullThroughIT {
   @TempDir(cleanup = CleanupMode.ON_SUCCESS)
   static Path dir;
   static DockerRegistry upstream;
+  /** A second, separate upstream for ghcr.io, holding a different image under the same name as docker.io's. */
+  static DockerRegistry ghcr;
+  static Images.Pushed ghcrTools;
   static Jitdi jitdi;
 
   @BeforeAll
@@ -26,6 +30,8 @@ class PullThroughIT {
     upstream = DockerRegistry.start(dir.resolve("upstream"));
     Images.pushBusybox(upstream, "library/busybox", "latest");
     Images.pushBusybox(upstream, "team/tools", "1.0");
+    ghcr = DockerRegistry.start(dir.resolve("ghcr"));
+    ghcrTools = Images.pushRandomImage(ghcr, dir, "team/tools", "1.0", 64 << 10, 42);
     jitdi = Jitdi.start(dir.resolve("jitdi"), """
         server:
           listen: 127.0.0.1:PORT
@@ -36,9 +42,9 @@ class PullThroughIT {
           docker.io:
             url: %1$s
           ghcr.io:
-            url: %1$s
+            url: %2$s
         defaultUpstream: docker.io
-        """.formatted(upstream.url()));
+        """.formatted(upstream.url(), ghcr.url()));
   }
 
   @AfterAll
@@ -49,6 +55,23 @@ class PullThroughIT {
     if (upstream != null) {
       upstream.close();
     }
+    if (ghcr != null) {
+      ghcr.close();
+    }
+  }
+
+  /** Manifest requests (GET and HEAD) for {@code repo} in a registry's access log. */
+  private static long manifestRequests(DockerRegistry registry, String repo) {
+    return registry.requests("GET", "/v2/" + repo + "/manifests/") + registry.requests("HEAD",
+        "/v2/" + repo + "/manifests/");
+  }
+
+  /** The manifest digest {@code registry} holds for {@code repo:tag}. */
+  private static String digestAt(String registryUrl, String repo, String tag) {
+    Http.Text head = Http.head(registryUrl + "/v2/" + repo + "/manifests/" + tag,
+        Map.of("Accept", "application/vnd.oci.image.manifest.v1+json"));
+    assertEquals(200, head.status(), registryUrl + " " + repo + ":" + tag);
+    return head.header("Docker-Content-Digest");
   }
 
   private static String skopeo(String... args) {
@@ -120,10 +143,23 @@ class PullThroughIT {
 
   @Test
   void aFirstPathSegmentNamingAnUpstreamRoutesThere() {
+    String ghcrDigest = digestAt(ghcr.url(), "team/tools", "1.0");
+    String hubDigest = digestAt(upstream.url(), "team/tools", "1.0");
+    assertNotEquals(hubDigest, ghcrDigest, "the two upstreams hold different images under the same name");
+    long hubBefore = manifestRequests(upstream, "team/tools");
+    long ghcrBefore = manifestRequests(ghcr, "team/tools");
+
     String out = skopeo("inspect", "--tls-verify=false", "docker://" + jitdi.hostPort() + "/ghcr.io/team/tools:1.0");
-    assertTrue(out.contains("team/tools") || out.contains("\"Digest\""), out);
-    assertTrue(upstream.requests("GET", "/v2/team/tools/manifests/") + upstream.requests("HEAD",
-        "/v2/team/tools/manifests/") > 0);
+    assertEquals(ghcrDigest, new io.vertx.core.json.JsonObject(out).getString("Digest"), "ghcr.io's image: " + out);
+    assertTrue(manifestRequests(ghcr, "team/tools") > ghcrBefore, "ghcr.io's upstream was asked");
+    assertEquals(hubBefore, manifestRequests(upstream, "team/tools"), "docker.io's upstream was not asked");
+
+    Http.Text hub = Http.get(jitdi.url() + "/v2/team/tools/manifests/1.0",
+        Map.of("Accept", "application/vnd.oci.image.manifest.v1+json"));
+    assertEquals(hubDigest, hub.header("Docker-Content-Digest"), "without a prefix: the default upstream, docker.io");
+    Http.Text prefixed = Http.get(jitdi.url() + "/v2/docker.io/team/tools/manifests/1.0",
+        Map.of("Accept", "application/vnd.oci.image.manifest.v1+json"));
+    assertEquals(hubDigest, prefixed.header("Docker-Content-Digest"), "a docker.io/ prefix: docker.io");
   }
 
   @Test
@@ -176,6 +212,9 @@ class PullThroughIT {
 
   @Test
   void podmanPullsDockerHubNamesThroughARegistriesConfMirror() throws Exception {
+    // an image that only this test asks for: podman can get it from nowhere but jitdi, whose upstream has it
+    Images.pushBusybox(upstream, "podman/tools", "1.0");
+    String digest = digestAt(upstream.url(), "podman/tools", "1.0");
     Path conf = dir.resolve("registries.conf");
     // the registries.conf of the README: docker.io mirrored by jitdi, with the registry as first path segment
     Files.writeString(conf, """
@@ -191,15 +230,22 @@ class PullThroughIT {
     List<String> podman = List.of("podman", "--root", root.toString(), "--runroot", dir.resolve("podman-run").toString(),
         "--storage-driver", "vfs");
     Map<String, String> env = Map.of("CONTAINERS_REGISTRIES_CONF", conf.toString());
+    long logStart = jitdi.log().length();
+    long upstreamBefore = manifestRequests(upstream, "podman/tools");
     List<String> pull = new java.util.ArrayList<>(podman);
-    pull.addAll(List.of("pull", "docker.io/team/tools:1.0"));
+    pull.addAll(List.of("pull", "docker.io/podman/tools:1.0"));
     Proc.Result r = Proc.exec(Duration.ofMinutes(3), env, pull);
     assertEquals(0, r.exit(), r.output());
     List<String> images = new java.util.ArrayList<>(podman);
-    images.add("images");
+    images.addAll(List.of("images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}"));
     Proc.Result listed = Proc.exec(Duration.ofMinutes(1), env, images);
-    assertTrue(listed.output().contains("docker.io/team/tools"), listed.output());
-    assertTrue(jitdi.log().contains("/v2/{name}/manifests/{reference} 200"), "served by jitdi");
-  }
+    assertTrue(listed.output().contains("docker.io/podman/tools:1.0 " + digest), listed.output());
 
+    // evidence from this pull only: jitdi's access log since the pull started, and the upstream behind jitdi
+    String served = jitdi.log().substring((int) logStart);
+    assertTrue(served.contains("GET /v2/{name}/manifests/{reference} 200"), "jitdi served the manifest:\n" + served);
+    assertTrue(served.contains("GET /v2/{name}/blobs/{digest} 200"), "jitdi served the blobs:\n" + served);
+    assertTrue(manifestRequests(upstream, "podman/tools") > upstreamBefore,
+        "jitdi asked its upstream for podman/tools on podman's behalf");
+  }
 }

@@ -40,6 +40,21 @@ class TwoTierIT {
   static final List<FaultRelay> centralToNode = new ArrayList<>();
   static final List<Jitdi> nodes = new ArrayList<>();
   static Images.Pushed app;
+  /** A central tier's config: its upstream and its model host. */
+  static final String CENTRAL = """
+      server: {listen: 127.0.0.1:PORT}
+      cache: {dir: CACHE_DIR, maxSize: 2GiB}
+      upstreams:
+        docker.io: {url: "%s"}
+      jit: {waitBudget: 60s}
+      images:
+        - name: models
+          match: "llama/{model}:{tag}"
+          registry: jit.local
+          base: docker.io/library/busybox:latest
+          files: [{source: "%s/files/{model}.gguf", destination: "/models/{model}.gguf"}]
+      """;
+  static final String INDEX = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json";
 
   @BeforeAll
   static void start() throws Exception {
@@ -51,19 +66,7 @@ class TwoTierIT {
     modelHost = SourceServer.start(models);
     sourceToCentral = FaultRelay.to(modelHost.port());
     upstreamToCentral = FaultRelay.to(upstream.port());
-    central = Jitdi.start(dir.resolve("central"), """
-        server: {listen: 127.0.0.1:PORT}
-        cache: {dir: CACHE_DIR, maxSize: 2GiB}
-        upstreams:
-          docker.io: {url: "%s"}
-        jit: {waitBudget: 60s}
-        images:
-          - name: models
-            match: "llama/{model}:{tag}"
-            registry: jit.local
-            base: docker.io/library/busybox:latest
-            files: [{source: "%s/files/{model}.gguf", destination: "/models/{model}.gguf"}]
-        """.formatted(upstreamToCentral.url(), sourceToCentral.url()));
+    central = Jitdi.start(dir.resolve("central"), CENTRAL.formatted(upstreamToCentral.url(), sourceToCentral.url()));
     for (int i = 0; i < NODES; i++) {
       FaultRelay relay = FaultRelay.to(central.port());
       centralToNode.add(relay);
@@ -89,6 +92,36 @@ class TwoTierIT {
   private static void skopeoCopy(Jitdi node, String image, Path into) {
     Proc.run(Duration.ofMinutes(3), List.of("skopeo", "copy", "--src-tls-verify=false",
         "docker://" + node.hostPort() + "/" + image, "oci:" + into + ":x"));
+  }
+
+  /** The digest a central tier answers for the JIT image, once its build is done. */
+  private static String jitIndexDigest(Jitdi tier) {
+    String url = tier.url() + "/v2/llama/llama-7b/manifests/q4?ns=jit.local";
+    Http.Text r = Http.get(url, java.util.Map.of("Accept", INDEX));
+    for (int i = 0; i < 600 && r.status() == 429; i++) {
+      Proc.sleep(100);
+      r = Http.get(url, java.util.Map.of("Accept", INDEX));
+    }
+    assertEquals(200, r.status(), r.body());
+    return r.header("Docker-Content-Digest");
+  }
+
+  /** Platform manifest digest → its config and layer digests, under the index (or manifest) {@code digest}. */
+  private static java.util.Map<String, List<String>> manifestsOf(Jitdi tier, String digest) {
+    java.util.Map<String, List<String>> all = new java.util.TreeMap<>();
+    io.vertx.core.json.JsonObject index = new io.vertx.core.json.JsonObject(Http.get(tier.url()
+        + "/v2/llama/llama-7b/manifests/" + digest + "?ns=jit.local", java.util.Map.of("Accept", INDEX)).body());
+    // an index of platform manifests, or (a single-platform base) the one manifest itself
+    List<String> platformManifests = index.containsKey("manifests") ? index.getJsonArray("manifests").stream()
+        .map(o -> ((io.vertx.core.json.JsonObject) o).getString("digest")).toList() : List.of(digest);
+    for (String m : platformManifests) {
+      io.vertx.core.json.JsonObject manifest = new io.vertx.core.json.JsonObject(Http.get(tier.url()
+          + "/v2/llama/llama-7b/manifests/" + m + "?ns=jit.local", java.util.Map.of("Accept", INDEX)).body());
+      List<String> blobs = new ArrayList<>(List.of(manifest.getJsonObject("config").getString("digest")));
+      manifest.getJsonArray("layers").forEach(l -> blobs.add(((io.vertx.core.json.JsonObject) l).getString("digest")));
+      all.put(m, blobs);
+    }
+    return all;
   }
 
   private static Path pulled(int node, String what) {
@@ -134,6 +167,26 @@ class TwoTierIT {
     System.out.printf(Locale.ROOT, "two-tier bytes: model host -> central %d (model %d); upstream -> central %d; "
         + "central -> nodes %d, %d, %d%n", modelBytes, MODEL, upstreamBytes, centralToNode.get(0).bytesRelayed(),
         centralToNode.get(1).bytesRelayed(), centralToNode.get(2).bytesRelayed());
+
+    // a second, independent central tier (its own cache, its own model host and upstream over the same files and
+    // storage) builds the same rule: a deterministic build gives the same digests, and the nodes got exactly those
+    Path models = dir.resolve("models");
+    try (SourceServer modelHost2 = SourceServer.start(models);
+        DockerRegistry upstream2 = DockerRegistry.start(dir.resolve("upstream"));
+        Jitdi central2 = Jitdi.start(dir.resolve("central2"), CENTRAL.formatted(upstream2.url(), modelHost2.url()))) {
+      String index1 = jitIndexDigest(central);
+      String index2 = jitIndexDigest(central2);
+      assertEquals(1, modelHost2.count("GET", "/files/llama-7b.gguf"), "the second tier built from the model itself");
+      assertEquals(manifestsOf(central, index1), manifestsOf(central2, index2),
+          "two independent builds of the rule give the same platform manifests and layers");
+      assertEquals(index1, index2, "two independent builds of the rule give the same index digest");
+      // skopeo gzips the layers into its OCI layout (new layer and manifest digests), but keeps the config, whose
+      // diff_ids are the digests of the uncompressed layers
+      for (List<String> blobs : manifestsOf(central2, index2).values()) {
+        assertTrue(Files.exists(pulled(0, "jit").resolve("blobs/sha256/" + blobs.get(0).substring(7))),
+            "the nodes got the config (and so the layer contents) the second tier built: " + blobs.get(0));
+      }
+    }
 
     // each node's cache holds both images: with the central tier stopped, every node still serves them
     central.close();

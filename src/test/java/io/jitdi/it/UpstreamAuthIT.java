@@ -111,21 +111,30 @@ class UpstreamAuthIT {
     Http.Text r = Http.get(jitdi.url() + "/v2/private/model/manifests/v1?ns=basic.local", OCI);
     assertEquals(200, r.status(), r.body());
     assertEquals(image.manifest().toString(), r.header("Docker-Content-Digest"));
-    Http.Streamed blob = Http.stream(jitdi.url() + "/v2/private/model/blobs/" + image.config() + "?ns=basic.local");
-    assertEquals(image.config(), blob.digest());
-    assertTrue(basicFront.cdnAuthorizations().stream().allMatch(String::isEmpty),
-        "Basic credentials never reach the redirect host");
+    // a blob no other test fetched, so jitdi has not cached it and must go to the blob store for it
+    io.jitdi.oci.Digest fresh = openRegistry.pushBlob("private/model", Images.randomBytes(300_000, 78));
+    int before = basicFront.cdnAuthorizations().size();
+    Http.Streamed blob = Http.stream(jitdi.url() + "/v2/private/model/blobs/" + fresh + "?ns=basic.local");
+    assertEquals(fresh, blob.digest());
+    assertEquals(1, basicFront.cdnGets(fresh), "the blob GET was redirected to the blob store");
+    List<String> sent = basicFront.cdnAuthorizations().subList(before, basicFront.cdnAuthorizations().size());
+    assertTrue(!sent.isEmpty(), "the blob store was asked");
+    assertTrue(sent.stream().allMatch(String::isEmpty), "Basic credentials never reach the redirect host: " + sent);
   }
 
   @Test
   void aTokenRealmOnAForeignHostIsRefusedUnlessListed() {
+    // the token server is the only realm, on 127.0.0.1 for docker.io and on localhost for foreign/trusted.local
+    int before = tokens.requests().size();
     Http.Text refused = Http.get(jitdi.url() + "/v2/private/model/manifests/v1?ns=foreign.local", OCI);
+    assertEquals(before, tokens.requests().size(), "the foreign realm got no request: "
+        + tokens.requests().subList(before, tokens.requests().size()));
     assertEquals(502, refused.status(), refused.body());
     assertTrue(refused.body().contains("tokenRealms"), refused.body());
-    assertTrue(tokens.requests().stream().noneMatch(r -> r.scopes().isEmpty()), "sanity");
 
     Http.Text allowed = Http.get(jitdi.url() + "/v2/private/model/manifests/v1?ns=trusted.local", OCI);
     assertEquals(200, allowed.status(), allowed.body());
     assertEquals(image.manifest().toString(), allowed.header("Docker-Content-Digest"));
+    assertTrue(tokens.requests().size() > before, "listed in tokenRealms, the same realm is asked");
   }
 }
