@@ -91,16 +91,16 @@ class UpstreamRouterTest {
 
   @Test
   void tokenRealmsMustBeOnTheUpstreamsDomainOrListed() {
-    assertTrue(hub.refuseRealm(URI.create("https://auth.docker.io/token")).isEmpty());
-    assertTrue(ghcr.refuseRealm(URI.create("https://ghcr.io/token")).isEmpty());
-    assertTrue(hub.refuseRealm(URI.create("https://evil.example/token")).isPresent());
-    assertTrue(hub.refuseRealm(URI.create("http://auth.docker.io/token")).isPresent(), "plain http for https");
-    assertTrue(hub.refuseRealm(URI.create("file:///etc/passwd")).isPresent());
+    assertTrue(hub.auth().refuseRealm(URI.create("https://auth.docker.io/token")).isEmpty());
+    assertTrue(ghcr.auth().refuseRealm(URI.create("https://ghcr.io/token")).isEmpty());
+    assertTrue(hub.auth().refuseRealm(URI.create("https://evil.example/token")).isPresent());
+    assertTrue(hub.auth().refuseRealm(URI.create("http://auth.docker.io/token")).isPresent(), "plain http for https");
+    assertTrue(hub.auth().refuseRealm(URI.create("file:///etc/passwd")).isPresent());
     UpstreamClient ngc = client("nvcr.io", "https://nvcr.io", List.of("authn.nvidia.com"));
-    assertTrue(ngc.refuseRealm(URI.create("https://authn.nvidia.com/token")).isEmpty());
+    assertTrue(ngc.auth().refuseRealm(URI.create("https://authn.nvidia.com/token")).isEmpty());
     UpstreamClient local = client("local", "http://127.0.0.1:5000", List.of());
-    assertTrue(local.refuseRealm(URI.create("http://127.0.0.1:5001/token")).isEmpty());
-    assertTrue(local.refuseRealm(URI.create("http://127.0.0.2/token")).isPresent());
+    assertTrue(local.auth().refuseRealm(URI.create("http://127.0.0.1:5001/token")).isEmpty());
+    assertTrue(local.auth().refuseRealm(URI.create("http://127.0.0.2/token")).isPresent());
   }
 
   @Test
