@@ -59,7 +59,18 @@ public final class Blobs {
    * @param upstream the request's upstream; null when there is none (a JIT-only registry)
    */
   public Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return located(upstream, repo, digest).compose(origin -> fetch(origin.upstream(), origin.repository(), digest));
+    return get(upstream, repo, digest, 1);
+  }
+
+  /**
+   * A blob rebuilt into the store by its origin can be evicted again before this request pins it (a tight budget
+   * under load); it is then located (rebuilt) once more, {@code retries} times at most.
+   */
+  private Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest, int retries) {
+    return located(upstream, repo, digest).compose(origin -> fetch(origin.upstream(), origin.repository(), digest)
+        .recover(e -> origin.upstream() == null && retries > 0 && e instanceof RegistryException r
+            && r.code() == ErrorCode.BLOB_UNKNOWN ? get(upstream, repo, digest, retries - 1)
+            : Future.failedFuture(e)));
   }
 
   /** Where to fetch {@code digest} from on a miss: its known origin, or the request's upstream. */
