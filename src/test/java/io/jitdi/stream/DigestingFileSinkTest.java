@@ -49,7 +49,16 @@ class DigestingFileSinkTest {
     Path file = dir.resolve("blob");
     FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
     AtomicLong progress = new AtomicLong();
-    DigestingFileSink sink = new DigestingFileSink(channel, pool, progress::set);
+    // the lanes wait at this gate until the writer has met back-pressure, so the test does not depend on speed
+    CountDownLatch gate = new CountDownLatch(1);
+    DigestingFileSink sink = new DigestingFileSink(channel, task -> pool.execute(() -> {
+      try {
+        gate.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      task.run();
+    }), progress::set);
     List<ByteBuf> handed = new ArrayList<>();
     int full = 0;
     for (int at = 0; at < content.length; at += 100_000) {
@@ -59,10 +68,12 @@ class DigestingFileSinkTest {
         full++;
         CountDownLatch drained = new CountDownLatch(1);
         sink.whenDrained(drained::countDown);
+        gate.countDown();
         assertTrue(drained.await(10, TimeUnit.SECONDS), "the queue drains");
       }
     }
-    assertTrue(full > 0, "20 MiB written at once fills the 8 MiB queue");
+    assertTrue(full >= 1, "the writer met back-pressure when 8 MiB waited behind the closed gate");
+    gate.countDown();
     DigestingFileSink.Written written = sink.end().get(10, TimeUnit.SECONDS);
     channel.close();
     assertEquals(content.length, written.size());
