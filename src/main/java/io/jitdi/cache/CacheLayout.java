@@ -129,7 +129,8 @@ final class CacheLayout {
     return removed;
   }
 
-  private Path inside(Path p) {
+  /** {@code p}, normalized, if it lies under the cache root; every path this class builds goes through here. */
+  Path inside(Path p) {
     Path normalized = p.toAbsolutePath().normalize();
     if (!normalized.startsWith(root)) {
       throw new IllegalStateException("path " + normalized + " is outside the cache directory " + root);

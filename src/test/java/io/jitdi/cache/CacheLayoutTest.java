@@ -22,4 +22,14 @@ class CacheLayoutTest {
     assertTrue(layout.newTempFile().startsWith(dir.resolve("tmp")));
     assertTrue(layout.digestOf(dir.resolve("blobs/sha256/zz/" + d.hex())).isEmpty(), "wrong directory");
   }
+
+  @Test
+  void refusesEveryPathItWouldBuildOutsideTheRoot() {
+    CacheLayout layout = new CacheLayout(dir);
+    for (String escape : new String[] {"blobs/../../escape", "../escape", "tmp/../../../etc/passwd"}) {
+      org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+          () -> layout.inside(dir.resolve(escape)), escape);
+    }
+    assertEquals(dir.resolve("blobs/x"), layout.inside(dir.resolve("tmp/../blobs/x")));
+  }
 }

@@ -167,6 +167,9 @@ class BadInputIT {
     double mismatches = jitdi.metrics().value("jitdi_digest_mismatch_total", "upstream", "bad.local");
     expect(502, "MANIFEST_INVALID", raw("GET", "/v2/bad/lying/manifests/v1" + bad), "lying digest header");
     assertEquals(mismatches + 1, jitdi.metrics().value("jitdi_digest_mismatch_total", "upstream", "bad.local"));
+    expect(502, "MANIFEST_INVALID", raw("GET", "/v2/bad/swapped/manifests/sha256:" + "c".repeat(64) + bad),
+        "other bytes for a requested digest");
+    assertEquals(mismatches + 2, jitdi.metrics().value("jitdi_digest_mismatch_total", "upstream", "bad.local"));
     Http.Text loop = raw("GET", "/v2/bad/loop/blobs/" + DIGEST + bad);
     expect(502, "UNAVAILABLE", loop, "redirect loop");
     assertTrue(loop.body().contains("redirected more than 5 times"), loop.body());

@@ -224,6 +224,10 @@ public final class HubServer implements AutoCloseable {
       return;
     }
     exchange.getResponseHeaders().set("ETag", "\"" + gitBlobId(content) + "\"");
+    if (corrupt.remove(Digest.sha256Of(content).hex())) {
+      content = content.clone();
+      content[content.length / 2] ^= 0x5a;
+    }
     body(exchange, content, 0, false);
   }
 

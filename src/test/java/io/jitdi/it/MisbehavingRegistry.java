@@ -47,6 +47,7 @@ public final class MisbehavingRegistry implements AutoCloseable {
         exchange.getResponseHeaders().set("Docker-Content-Digest", "sha256:" + "b".repeat(64));
         send(exchange, 200, type, MANIFEST.getBytes(StandardCharsets.UTF_8), false);
       }
+      case "swapped" -> send(exchange, 200, type, MANIFEST.getBytes(StandardCharsets.UTF_8), false);
       case "loop" -> {
         exchange.getResponseHeaders().set("Location", exchange.getRequestURI().toString());
         send(exchange, 302, "text/plain", new byte[0], false);

@@ -74,6 +74,7 @@ class ModelSourcesIT {
     hfFirstCommit = hub.publish("acme/tiny-llm", "main", hfFiles);
     hub.gate("acme/tiny-llm", TOKEN);
     hub.publish("acme/flaky", "main", Map.of("model.safetensors", Images.randomBytes(1 << 20, 14)));
+    hub.publish("acme/flakygit", "main", Map.of("config.json", FLAKY_GIT_FILE));
     jitdi = Jitdi.startWithEnv(dir.resolve("jitdi"), """
         server: {listen: 127.0.0.1:PORT}
         cache: {dir: CACHE_DIR, maxSize: 1GiB, manifestTtl: 0}
@@ -256,6 +257,17 @@ class ModelSourcesIT {
     assertTrue(failed.body().contains("sha256") && failed.body().contains("model.safetensors"), failed.body());
     assertEquals(200, untilBuilt(jitdi, "hf/acme/flaky:main")[1].status(), "a failed build is not remembered");
     assertArrayEquals(weights, layerFiles(jitdi, "hf/acme/flaky:main").get("models/flaky/model.safetensors"));
+  }
+
+  static final byte[] FLAKY_GIT_FILE = "{\"flaky\":\"git\"}".getBytes(StandardCharsets.UTF_8);
+
+  @Test
+  void aCorruptedByteInAGitFileFromTheHubFailsTheBuild() {
+    hub.corruptOnce(FLAKY_GIT_FILE);
+    Http.Text failed = untilBuilt(jitdi, "hf/acme/flakygit:main")[1];
+    assertEquals(502, failed.status(), failed.body());
+    assertTrue(failed.body().contains("git blob id") && failed.body().contains("config.json"), failed.body());
+    assertEquals(200, untilBuilt(jitdi, "hf/acme/flakygit:main")[1].status(), "a failed build is not remembered");
   }
 
   @Test
