@@ -42,10 +42,6 @@ public final class Blobs {
     return fills.values().stream().map(Fill::status).toList();
   }
 
-  public BlobStore store() {
-    return store;
-  }
-
   /** Who is asked where a missing blob comes from (the JIT images); set once at start-up. */
   public void useOrigins(BlobOrigins origins) {
     this.origins = origins;

@@ -20,11 +20,6 @@ public record TagKey(String registry, RepositoryName repository, Tag tag, Option
     return new TagKey(registry, repository, tag, Optional.empty());
   }
 
-  /** The same tag without the Accept set: its imported key. */
-  public TagKey withoutAccept() {
-    return imported(registry, repository, tag);
-  }
-
   /** The stored form. */
   public String encoded() {
     return registry + "/" + repository + ":" + tag + accept.map(a -> "|" + a).orElse("");
