@@ -59,7 +59,10 @@ final class ImageBuilder {
     progress.state(BuildProgress.State.building);
     // room for the layers (tar headers and padding included) before any is written; an eviction may run first
     long estimate = bytes + (1L << 20) * plan.platforms().size();
-    return store.reserve(estimate).compose(reserved -> io.call(() -> {
+    // admitted like a fill (eviction first, counting this build) when it fits; else reserved anyway, as a build
+    // cannot be relayed: the budget may then be passed by what readers pin
+    return store.tryReserve(estimate).compose(fits -> fits ? Future.succeededFuture() : store.reserve(estimate))
+        .compose(reserved -> io.call(() -> {
       Optional<JitRecords.BuildRecord> previous = records.build(plan.key());
       Map<String, Composer.Layer> layers = new LinkedHashMap<>();
       long before = 0;
