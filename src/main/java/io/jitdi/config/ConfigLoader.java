@@ -236,10 +236,9 @@ public final class ConfigLoader {
       throw node.error("an upstream key is a lowercase registry host as written in image names, e.g. docker.io, "
           + "ghcr.io or registry.local:5000");
     }
-    node.allowOnly(Set.of("url", "username", "password", "connectTimeout", "idleTimeout", "tokenRealms",
+    node.allowOnly(Set.of("url", "urls", "username", "password", "connectTimeout", "idleTimeout", "tokenRealms",
         "sendNs"));
-    ConfigNode urlNode = node.require("url");
-    URI url = urlNode.as(ConfigLoader::registryUrl);
+    List<URI> urls = urls(node);
     Optional<String> username = node.get("username").map(ConfigNode::text);
     Optional<String> password = node.get("password").map(n -> n.scalar().rawText()).filter(s -> !s.isEmpty());
     if (password.isPresent() && username.isEmpty()) {
@@ -250,7 +249,56 @@ public final class ConfigLoader {
     List<String> realms = new ArrayList<>();
     node.get("tokenRealms").ifPresent(n -> n.sequence().items().forEach(i -> realms.add(i.text().toLowerCase())));
     boolean sendNs = node.get("sendNs").map(n -> n.as(ConfigLoader::bool)).orElse(false);
-    return new UpstreamConfig(key, url, username, password, connect, idle, realms, sendNs);
+    return new UpstreamConfig(key, urls, username, password, connect, idle, realms, sendNs);
+  }
+
+  /**
+   * The upstream's {@code url}, or its {@code urls} (replicas of one registry: at least one, no repeats, all with the
+   * scheme and path of the first); exactly one of the two keys.
+   */
+  private static List<URI> urls(ConfigNode.Mapping node) {
+    Optional<ConfigNode> one = node.get("url");
+    Optional<ConfigNode> many = node.get("urls");
+    if (one.isPresent() && many.isPresent()) {
+      throw many.get().error("give either url (one registry) or urls (replicas of one registry), not both; "
+          + "move the url into the urls list");
+    }
+    if (one.isPresent()) {
+      return List.of(one.get().as(ConfigLoader::registryUrl));
+    }
+    if (many.isEmpty()) {
+      throw node.error("the key 'url' is required, e.g. url: https://registry-1.docker.io (or urls: [...] for "
+          + "replicas of one registry)");
+    }
+    List<ConfigNode> items = many.get().sequence().items();
+    if (items.isEmpty()) {
+      throw many.get().error("the list is empty; give at least one URL, e.g. urls: [http://central-0.jitdi:8888]");
+    }
+    List<URI> urls = new ArrayList<>();
+    Set<String> seen = new java.util.HashSet<>();
+    for (ConfigNode item : items) {
+      URI url = item.as(ConfigLoader::registryUrl);
+      if (!urls.isEmpty()) {
+        URI first = urls.get(0);
+        if (!first.getScheme().equals(url.getScheme())) {
+          throw item.error("\"" + url + "\" uses " + url.getScheme() + " but the first url uses "
+              + first.getScheme() + "; replicas of one upstream share the scheme, so write " + first.getScheme()
+              + "://" + url.getRawAuthority() + UpstreamConfig.pathPrefix(url));
+        }
+        if (!UpstreamConfig.pathPrefix(first).equals(UpstreamConfig.pathPrefix(url))) {
+          throw item.error("\"" + url + "\" has the path \"" + UpstreamConfig.pathPrefix(url) + "\" but the first url "
+              + "has \"" + UpstreamConfig.pathPrefix(first) + "\"; replicas of one upstream share the path, so write "
+              + url.getScheme() + "://" + url.getRawAuthority() + UpstreamConfig.pathPrefix(first));
+        }
+      }
+      String origin = url.getScheme() + "://" + url.getHost().toLowerCase(java.util.Locale.ROOT) + ":"
+          + (url.getPort() > 0 ? url.getPort() : "https".equals(url.getScheme()) ? 443 : 80);
+      if (!seen.add(origin)) {
+        throw item.error("\"" + url + "\" is listed twice; remove the repeat");
+      }
+      urls.add(url);
+    }
+    return urls;
   }
 
   static boolean bool(String text) {

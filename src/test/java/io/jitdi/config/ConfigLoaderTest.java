@@ -188,6 +188,99 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void anUpstreamMayListReplicasUnderUrls() throws IOException {
+    JitdiConfig config = load("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          jit.local:
+            urls: [http://central-0.jitdi:8888, http://central-1.jitdi:8888/, http://central-2.jitdi:8888]
+            sendNs: true
+          docker.io: {url: "https://registry-1.docker.io"}
+        """, Map.of());
+    UpstreamConfig jit = config.upstreams().get("jit.local");
+    assertEquals(3, jit.urls().size());
+    assertEquals("central-0.jitdi", jit.host(), "url() is the first of urls");
+    assertEquals(8888, jit.port());
+    assertEquals("", jit.pathPrefix());
+    assertEquals(java.util.List.of(java.net.URI.create("https://registry-1.docker.io")),
+        config.upstreams().get("docker.io").urls());
+  }
+
+  @Test
+  void urlAndUrlsAreExclusiveAndReplicasShareSchemeAndPath() {
+    ConfigException both = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          jit.local:
+            url: http://central-0.jitdi:8888
+            urls: [http://central-1.jitdi:8888]
+        """);
+    assertEquals(5, both.line());
+    assertTrue(both.getMessage().contains("upstreams.jit.local.urls: give either url"), both.getMessage());
+
+    ConfigException neither = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          jit.local: {sendNs: true}
+        """);
+    assertEquals(3, neither.line());
+    assertTrue(neither.getMessage().contains("'url' is required"), neither.getMessage());
+
+    ConfigException empty = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          jit.local:
+            urls: []
+        """);
+    assertEquals(4, empty.line());
+    assertTrue(empty.getMessage().contains("at least one URL"), empty.getMessage());
+
+    ConfigException scheme = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          jit.local:
+            urls:
+              - http://central-0.jitdi:8888
+              - https://central-1.jitdi:8888
+        """);
+    assertEquals(6, scheme.line());
+    assertTrue(scheme.getMessage().contains("share the scheme, so write http://central-1.jitdi:8888"),
+        scheme.getMessage());
+
+    ConfigException path = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          jit.local:
+            urls:
+              - http://central-0.jitdi:8888/mirror
+              - http://central-1.jitdi:8888
+        """);
+    assertEquals(6, path.line());
+    assertTrue(path.getMessage().contains("share the path, so write http://central-1.jitdi:8888/mirror"),
+        path.getMessage());
+
+    ConfigException twice = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          jit.local:
+            urls:
+              - http://central-0.jitdi:8888
+              - http://CENTRAL-0.jitdi:8888/
+        """);
+    assertEquals(6, twice.line());
+    assertTrue(twice.getMessage().contains("listed twice"), twice.getMessage());
+
+    ConfigException bad = error("""
+        cache: {dir: ./data, maxSize: 1GiB}
+        upstreams:
+          jit.local:
+            urls: [http://central-0.jitdi:8888, "ftp://central-1.jitdi"]
+        """);
+    assertTrue(bad.getMessage().contains("upstreams.jit.local.urls"), bad.getMessage());
+    assertTrue(bad.getMessage().contains("https://"), bad.getMessage());
+  }
+
+  @Test
   void upstreamKeysAreRegistryHosts() {
     ConfigException e = error("""
         cache: {dir: ./data, maxSize: 1GiB}
