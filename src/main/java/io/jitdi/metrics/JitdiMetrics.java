@@ -28,7 +28,8 @@ import java.util.function.ToDoubleFunction;
  * <p>Names as Prometheus shows them: {@code jitdi_cache_requests_total{kind,result}},
  * {@code jitdi_served_bytes_total{source}}, {@code jitdi_upstream_bytes_total{upstream}},
  * {@code jitdi_upstream_requests_total{upstream,kind,status}},
- * {@code jitdi_upstream_request_duration_seconds{upstream,kind}}, {@code jitdi_cache_size_bytes},
+ * {@code jitdi_upstream_request_duration_seconds{upstream,kind}},
+ * {@code jitdi_upstream_replica_requests_total{upstream,replica,outcome}}, {@code jitdi_cache_size_bytes},
  * {@code jitdi_cache_max_bytes}, {@code jitdi_cache_blobs}, {@code jitdi_cache_evictions_total},
  * {@code jitdi_cache_evicted_bytes_total}, {@code jitdi_fills_inflight}, {@code jitdi_digest_mismatch_total{upstream}},
  * {@code jitdi_jit_builds_total{rule,result}}, {@code jitdi_jit_build_duration_seconds{rule}},
@@ -44,6 +45,16 @@ public final class JitdiMetrics {
 
   /** Where served bytes came from. */
   public enum Source { cache, upstream, jit }
+
+  /** How a request routed to one replica of an upstream went. */
+  public enum ReplicaOutcome {
+    /** the replica answered (any status below 500) */
+    ok,
+    /** no answer, or a 5xx: the replica is skipped for a while and the next one is tried */
+    error,
+    /** passed over without a request because it failed recently */
+    skipped
+  }
 
   /** Histogram buckets of upstream response times (to headers). */
   static final Duration[] UPSTREAM_BUCKETS = seconds(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60);
@@ -170,6 +181,16 @@ public final class JitdiMetrics {
     timers.computeIfAbsent("ud|" + upstream + "|" + kind, k -> Timer.builder("jitdi.upstream.request.duration")
         .description("Time to the upstream's response headers").tag("upstream", upstream).tag("kind", kind)
         .serviceLevelObjectives(UPSTREAM_BUCKETS).register(registry)).record(took);
+  }
+
+  /**
+   * Counts one request routed to {@code replica} ({@code host:port} or {@code address:port}) of {@code upstream}.
+   */
+  public void upstreamReplicaRequest(String upstream, String replica, ReplicaOutcome outcome) {
+    counters.computeIfAbsent("rr|" + upstream + "|" + replica + "|" + outcome, k -> Counter.builder(
+        "jitdi.upstream.replica.requests").description("Requests routed to each replica of an upstream, by outcome")
+        .tag("upstream", upstream).tag("replica", replica).tag("outcome", outcome.name()).register(registry))
+        .increment();
   }
 
   public void digestMismatch(String upstream) {

@@ -170,10 +170,15 @@ final class UpstreamAuth {
       return Optional.of("upstream " + key() + " sent a plain-http token realm " + clip(realm)
           + "; jitdi only fetches tokens for an https upstream over https");
     }
-    String own = config.host().toLowerCase(Locale.ROOT);
-    if (host.equals(own) || config.tokenRealms().contains(host)
-        || (!isIpLiteral(host) && !isIpLiteral(own) && parentDomain(host).equals(parentDomain(own)))) {
+    if (config.tokenRealms().contains(host)) {
       return Optional.empty();
+    }
+    for (URI url : config.urls()) {
+      String own = url.getHost().toLowerCase(Locale.ROOT);
+      if (host.equals(own) || (!isIpLiteral(host) && !isIpLiteral(own)
+          && parentDomain(host).equals(parentDomain(own)))) {
+        return Optional.empty();
+      }
     }
     return Optional.of("upstream " + key() + " sent a token realm on " + host + ", which is not its own domain; "
         + "if you trust it, add it to upstreams." + key() + ".tokenRealms");

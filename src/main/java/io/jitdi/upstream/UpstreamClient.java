@@ -2,7 +2,6 @@ package io.jitdi.upstream;
 
 import io.jitdi.config.UpstreamConfig;
 import io.jitdi.http.ContentRange;
-import io.jitdi.http.HttpOrigin;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
@@ -18,8 +17,10 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.SocketAddress;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
@@ -34,7 +35,11 @@ import java.util.OptionalLong;
  * after a {@code Basic} challenge.
  *
  * <p>Redirects (301/302/303/307/308, up to 5) are followed, and {@code Authorization} is sent only to the upstream's
- * own origin, never to a blob store or CDN host it redirects to.
+ * own origins (any of its configured URLs), never to a blob store or CDN host it redirects to.
+ *
+ * <p>Replicas: an upstream with several URLs (or a host with several addresses, see {@link Replicas}) spreads its
+ * requests by rendezvous hashing of the blob digest or the repository name; a replica that gives no answer or a 5xx
+ * is skipped for a while and the request goes to the next one, before any response is handed out.
  *
  * <p>Every response handed out is paused and its status was not checked, unless a method says otherwise; the caller
  * must consume it or reset it.
@@ -51,13 +56,25 @@ public final class UpstreamClient {
   private final TokenCache tokens;
   private final JitdiMetrics metrics;
   private final UpstreamAuth auth;
+  private final Replicas replicas;
 
+  /** A client whose configured URLs are its replicas, never resolved to addresses. */
   public UpstreamClient(UpstreamConfig config, HttpClient http, TokenCache tokens, JitdiMetrics metrics) {
+    this(config, http, tokens, metrics, Replicas.fixed(config));
+  }
+
+  UpstreamClient(UpstreamConfig config, HttpClient http, TokenCache tokens, JitdiMetrics metrics, Replicas replicas) {
     this.config = config;
     this.http = http;
     this.tokens = tokens;
     this.metrics = metrics;
     this.auth = new UpstreamAuth(config, http, tokens, metrics);
+    this.replicas = replicas;
+  }
+
+  /** The replicas requests are spread over. */
+  Replicas replicas() {
+    return replicas;
   }
 
   /** The authentication of this upstream (for tests of its rules). */
@@ -213,30 +230,93 @@ public final class UpstreamClient {
     return send(method, repo, subpath, headers, kind, null);
   }
 
-  /** As {@link #send}; with {@code tapped}, each attempt arms a {@link UpstreamBody.Tap} and leaves its body there. */
+  /**
+   * As {@link #send}; with {@code tapped}, each attempt arms a {@link UpstreamBody.Tap} and leaves its body there.
+   *
+   * <p>The request goes to the replicas in their order for its routing key (the digest of a blob, else the
+   * repository name): a replica that gives no answer or a 5xx is marked down and the next one is asked, until one
+   * answers; the last one's answer or failure is the result.
+   */
   private Future<HttpClientResponse> send(HttpMethod method, RepositoryName repo, String subpath, MultiMap headers,
       String kind, AtomicReference<UpstreamBody> tapped) {
     String ns = config.sendNs() ? (subpath.indexOf('?') >= 0 ? "&" : "?") + "ns=" + config.key() : "";
-    URI url = URI.create(config.url().getScheme() + "://" + config.url().getRawAuthority() + config.pathPrefix()
-        + "/v2/" + repo + "/" + subpath + ns);
+    String path = "/v2/" + repo + "/" + subpath + ns;
     String scope = "repository:" + repo + ":pull";
-    return auth.authorization(scope).compose(used -> attempt(method, url, headers, used, kind, 0, tapped)
-        .compose(response -> response.statusCode() != 401 ? Future.succeededFuture(response)
-            : auth.answer(response, scope, used).compose(retry -> retry.isEmpty() ? Future.succeededFuture(response)
-                : attempt(method, url, headers, retry.get(), kind, 0, tapped))));
+    String routingKey = routingKey(repo, subpath);
+    return whenReady().compose(ready -> {
+      Replicas.Plan plan = replicas.plan(routingKey);
+      for (Replicas.Replica skipped : plan.skipped()) {
+        metrics.upstreamReplicaRequest(key(), skipped.id(), JitdiMetrics.ReplicaOutcome.skipped);
+      }
+      return auth.authorization(scope)
+          .compose(used -> viaReplica(plan.order(), 0, method, path, headers, used, scope, kind, tapped));
+    });
   }
 
-  private Future<HttpClientResponse> attempt(HttpMethod method, URI url, MultiMap headers, String authorization,
-      String kind, int hops, AtomicReference<UpstreamBody> tapped) {
+  /** What a request is routed by: the digest of {@code blobs/<digest>}, else the repository name. */
+  static String routingKey(RepositoryName repo, String subpath) {
+    if (subpath.startsWith("blobs/")) {
+      int end = subpath.indexOf('?');
+      return subpath.substring("blobs/".length(), end < 0 ? subpath.length() : end);
+    }
+    return repo.toString();
+  }
+
+  /** {@link Replicas#ready()}, delivered on the caller's context. */
+  private Future<Void> whenReady() {
+    Future<Void> ready = replicas.ready();
+    io.vertx.core.Context context = io.vertx.core.Vertx.currentContext();
+    if (ready.isComplete() || context == null) {
+      return ready;
+    }
+    io.vertx.core.Promise<Void> here = io.vertx.core.Promise.promise();
+    ready.onComplete(ar -> context.runOnContext(v -> here.handle(ar)));
+    return here.future();
+  }
+
+  private Future<HttpClientResponse> viaReplica(List<Replicas.Replica> order, int index, HttpMethod method,
+      String path, MultiMap headers, String authorization, String scope, String kind,
+      AtomicReference<UpstreamBody> tapped) {
+    Replicas.Replica replica = order.get(index);
+    URI url = replica.url(path);
+    boolean last = index == order.size() - 1;
+    return attempt(replica, method, url, headers, authorization, kind, 0, tapped)
+        .compose(response -> response.statusCode() != 401 ? Future.succeededFuture(response)
+            : auth.answer(response, scope, authorization).compose(retry -> retry.isEmpty()
+                ? Future.succeededFuture(response)
+                : attempt(replica, method, url, headers, retry.get(), kind, 0, tapped)))
+        .transform(ar -> {
+          if (ar.succeeded() && ar.result().statusCode() < 500) {
+            replicas.answered(replica);
+            metrics.upstreamReplicaRequest(key(), replica.id(), JitdiMetrics.ReplicaOutcome.ok);
+            return Future.succeededFuture(ar.result());
+          }
+          replicas.failed(replica);
+          metrics.upstreamReplicaRequest(key(), replica.id(), JitdiMetrics.ReplicaOutcome.error);
+          if (last) {
+            return ar.succeeded() ? Future.succeededFuture(ar.result()) : Future.failedFuture(ar.cause());
+          }
+          Future<Void> released = ar.succeeded() ? Bodies.discard(ar.result()) : Future.succeededFuture();
+          return released.transform(ignored -> viaReplica(order, index + 1, method, path, headers, authorization,
+              scope, kind, tapped));
+        });
+  }
+
+  private Future<HttpClientResponse> attempt(Replicas.Replica replica, HttpMethod method, URI url, MultiMap headers,
+      String authorization, String kind, int hops, AtomicReference<UpstreamBody> tapped) {
     RequestOptions options = new RequestOptions()
         .setMethod(method)
         .setAbsoluteURI(url.toString())
         .setConnectTimeout(config.connectTimeout().toMillis())
         .setIdleTimeout(config.idleTimeout().toMillis())
         .setFollowRedirects(false);
+    SocketAddress server = replica.server(url);
+    if (server != null) {
+      options.setServer(server); // connect by address; Host, SNI and the certificate check keep the host name
+    }
     options.putHeader(HttpHeaders.USER_AGENT, USER_AGENT);
     headers.forEach(options::putHeader);
-    if (authorization != null && HttpOrigin.same(url, config.url())) {
+    if (authorization != null && replicas.isOwn(url)) {
       options.putHeader(HttpHeaders.AUTHORIZATION, authorization);
     }
     long started = System.nanoTime();
@@ -275,7 +355,7 @@ public final class UpstreamClient {
           HttpMethod nextMethod = response.statusCode() == 303 && method != HttpMethod.HEAD ? HttpMethod.GET : method;
           URI target = next;
           return Bodies.discard(response)
-              .compose(v -> attempt(nextMethod, target, headers, authorization, kind, hops + 1, tapped));
+              .compose(v -> attempt(replica, nextMethod, target, headers, authorization, kind, hops + 1, tapped));
         });
   }
 

@@ -5,17 +5,21 @@ import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.PoolOptions;
+import java.net.InetAddress;
 import java.time.Clock;
 import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 
 /**
  * Picks the upstream for a request, and the repository name to ask it for.
@@ -59,8 +63,9 @@ public final class UpstreamRouter {
 
   /**
    * Connects to the configured upstreams: one HTTP client tuned for blob bodies, shared token cache, one
-   * {@link UpstreamClient} per upstream (registered with {@code metrics}). The wiring every command that talks to
-   * upstreams shares.
+   * {@link UpstreamClient} per upstream (registered with {@code metrics}), and for an upstream that is another jitdi,
+   * its replicas' host names resolved now and every {@link Replicas#RESOLVE_EVERY} on the worker pool. The wiring
+   * every command that talks to upstreams shares.
    *
    * @param ruleRegistries the registries JIT rules name; those without an upstream are JIT-only
    */
@@ -76,8 +81,15 @@ public final class UpstreamRouter {
         .setMaxRedirects(0), new PoolOptions().setHttp1MaxSize(32));
     TokenCache tokens = new TokenCache(Clock.systemUTC());
     Map<String, UpstreamClient> upstreams = new LinkedHashMap<>();
+    Function<String, Future<List<InetAddress>>> resolver =
+        host -> vertx.executeBlocking(() -> List.of(InetAddress.getAllByName(host)), false);
     for (UpstreamConfig upstream : configs) {
-      upstreams.put(upstream.key(), new UpstreamClient(upstream, http, tokens, metrics));
+      Replicas replicas = Replicas.of(upstream, resolver);
+      if (replicas.resolves()) {
+        replicas.refresh();
+        vertx.setPeriodic(Replicas.RESOLVE_EVERY.toMillis(), id -> replicas.refresh());
+      }
+      upstreams.put(upstream.key(), new UpstreamClient(upstream, http, tokens, metrics, replicas));
       metrics.registerUpstream(upstream.key());
     }
     Set<String> jitRegistries = new TreeSet<>(ruleRegistries);
