@@ -175,7 +175,19 @@ final class Replicas {
       return List.of(urlReplica(url));
     }
     int port = HttpOrigin.of(url).port();
-    return distinct.stream().map(a -> new Replica(url, a, hostPort(a, port))).toList();
+    return distinct.stream().map(Replicas::withoutName).map(a -> new Replica(url, a, hostPort(a, port))).toList();
+  }
+
+  /**
+   * The address alone: a resolved address keeps its host name, and Vert.x keys connection pools by it, so the
+   * addresses of one name would share one pool (and one connection could serve another address's requests).
+   */
+  private static InetAddress withoutName(InetAddress address) {
+    try {
+      return InetAddress.getByAddress(address.getAddress());
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalStateException("an address of 4 or 16 bytes is valid", e);
+    }
   }
 
   private void publish(Map<URI, List<Replica>> replicas) {

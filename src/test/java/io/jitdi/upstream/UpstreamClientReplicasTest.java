@@ -254,7 +254,9 @@ class UpstreamClientReplicasTest {
     Function<String, Future<List<InetAddress>>> dns = host -> {
       asked.add(host);
       try {
-        return Future.succeededFuture(List.of(InetAddress.getByName("127.0.0.1"), InetAddress.getByName("127.0.0.2")));
+        // as the JDK resolver gives them: each address carries the name
+        return Future.succeededFuture(List.of(InetAddress.getByAddress(host, new byte[] {127, 0, 0, 1}),
+            InetAddress.getByAddress(host, new byte[] {127, 0, 0, 2})));
       } catch (java.net.UnknownHostException e) {
         return Future.failedFuture(e);
       }
@@ -264,8 +266,10 @@ class UpstreamClientReplicasTest {
     assertEquals(List.of("central.replicas.invalid"), asked);
     for (int i = 0; i < 20; i++) {
       int n = i;
-      on(() -> client.headBlob(REPO, digest(n)));
       Server owner = client.replicas().order(digest(i).toString()).get(0).id().startsWith("127.0.0.2") ? b : a;
+      int before = owner.blobRequests();
+      on(() -> client.headBlob(REPO, digest(n)));
+      assertEquals(before + 1, owner.blobRequests(), "blob " + i + " reached the address its order names");
       assertEquals("central.replicas.invalid:" + port, owner.hosts.get(owner.hosts.size() - 1),
           "the Host header names the configured host");
     }
