@@ -74,8 +74,16 @@ public final class FaultRelay implements AutoCloseable {
   }
 
   public static FaultRelay to(int targetPort) {
+    return to(targetPort, InetAddress.getLoopbackAddress(), 0);
+  }
+
+  /**
+   * A relay listening on {@code address:port} (port 0: a free one), e.g. on 127.0.0.2 with the port of a relay on
+   * 127.0.0.1, so that one host name with several loopback addresses names several relays.
+   */
+  public static FaultRelay to(int targetPort, InetAddress address, int port) {
     try {
-      ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+      ServerSocket server = new ServerSocket(port, 50, address);
       FaultRelay relay = new FaultRelay(server, targetPort);
       Thread t = new Thread(relay::accept, "fault-relay-accept");
       t.setDaemon(true);
@@ -87,7 +95,7 @@ public final class FaultRelay implements AutoCloseable {
   }
 
   public String url() {
-    return "http://127.0.0.1:" + server.getLocalPort();
+    return "http://" + server.getInetAddress().getHostAddress() + ":" + server.getLocalPort();
   }
 
   public int port() {
