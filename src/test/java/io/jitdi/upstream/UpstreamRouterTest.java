@@ -101,6 +101,14 @@ class UpstreamRouterTest {
     UpstreamClient local = client("local", "http://127.0.0.1:5000", List.of());
     assertTrue(local.auth().refuseRealm(URI.create("http://127.0.0.1:5001/token")).isEmpty());
     assertTrue(local.auth().refuseRealm(URI.create("http://127.0.0.2/token")).isPresent());
+    // any replica's host (or domain) is the upstream's own
+    UpstreamClient replicas = new UpstreamClient(new UpstreamConfig("jit.local", List.of(
+        URI.create("https://central-0.one.example"), URI.create("https://central-1.two.example")), Optional.empty(),
+        Optional.empty(), Duration.ofSeconds(1), Duration.ofSeconds(1), List.of(), true), null,
+        new TokenCache(Clock.systemUTC()), new JitdiMetrics());
+    assertTrue(replicas.auth().refuseRealm(URI.create("https://auth.two.example/token")).isEmpty());
+    assertTrue(replicas.auth().refuseRealm(URI.create("https://auth.one.example/token")).isEmpty());
+    assertTrue(replicas.auth().refuseRealm(URI.create("https://auth.three.example/token")).isPresent());
   }
 
   @Test
