@@ -195,6 +195,7 @@ final class Replicas {
     replicas.values().forEach(list -> list.forEach(r -> unique.putIfAbsent(r.id(), r)));
     byUrl = Map.copyOf(replicas);
     all = List.copyOf(unique.values());
+    downUntil.keySet().retainAll(unique.keySet()); // forget replicas that are gone (a pod replaced)
   }
 
   private static Replica urlReplica(URI url) {

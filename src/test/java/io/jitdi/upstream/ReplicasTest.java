@@ -218,6 +218,15 @@ class ReplicasTest {
       }
     });
 
+    // a replica that is gone is forgotten: it comes back (same address, new pod) up
+    replicas.failed(replicas.all().get(0));
+    dns.get("central.jitdi").set(Future.succeededFuture(List.of(ip("10.0.0.3"), ip("10.0.0.4"))));
+    replicas.refresh();
+    dns.get("central.jitdi").set(Future.succeededFuture(List.of(ip("10.0.0.1"), ip("10.0.0.3"))));
+    replicas.refresh();
+    assertTrue(replicas.plan("k").skipped().isEmpty() && replicas.plan("k").order().equals(replicas.order("k")),
+        "10.0.0.1 is not down any more");
+
     // DNS failing keeps what was known
     dns.get("central.jitdi").set(Future.failedFuture(new UnknownHostException("central.jitdi")));
     replicas.refresh();
