@@ -169,6 +169,17 @@ final class Replicas {
     });
   }
 
+  /**
+   * Resolves now and then every {@code every} on {@code vertx}'s timers (until it closes), when some host name is to
+   * be resolved; the resolver must not block the event loop.
+   */
+  void start(io.vertx.core.Vertx vertx, Duration every) {
+    if (resolves()) {
+      refresh();
+      vertx.setPeriodic(every.toMillis(), id -> refresh());
+    }
+  }
+
   private static List<Replica> replicasOf(URI url, List<InetAddress> found) {
     List<InetAddress> distinct = found.stream().distinct().toList();
     if (distinct.size() <= 1) {

@@ -85,10 +85,7 @@ public final class UpstreamRouter {
         host -> vertx.executeBlocking(() -> List.of(InetAddress.getAllByName(host)), false);
     for (UpstreamConfig upstream : configs) {
       Replicas replicas = Replicas.of(upstream, resolver);
-      if (replicas.resolves()) {
-        replicas.refresh();
-        vertx.setPeriodic(Replicas.RESOLVE_EVERY.toMillis(), id -> replicas.refresh());
-      }
+      replicas.start(vertx, Replicas.RESOLVE_EVERY);
       upstreams.put(upstream.key(), new UpstreamClient(upstream, http, tokens, metrics, replicas));
       metrics.registerUpstream(upstream.key());
     }

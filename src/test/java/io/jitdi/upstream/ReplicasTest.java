@@ -240,6 +240,29 @@ class ReplicasTest {
   }
 
   @Test
+  void startResolvesNowAndThenPeriodically() throws Exception {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      AtomicLong calls = new AtomicLong();
+      List<InetAddress> two = List.of(ip("10.0.0.1"), ip("10.0.0.2"));
+      Replicas replicas = new Replicas(List.of(URI.create("http://central.jitdi:8888")), host -> {
+        calls.incrementAndGet();
+        return Future.succeededFuture(calls.get() < 3 ? two : List.of(ip("10.0.0.1"), ip("10.0.0.2"), ip("10.0.0.3")));
+      }, System::nanoTime);
+      replicas.start(vertx, Duration.ofMillis(50));
+      assertTrue(replicas.ready().succeeded(), "resolved at once");
+      assertEquals(2, replicas.all().size());
+      long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+      while (replicas.all().size() < 3 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertEquals(3, replicas.all().size(), "resolved again on the timer: " + calls.get() + " lookups");
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void onlyAnUpstreamThatIsAnotherJitdiIsResolvedToAddresses() {
     Function<String, Future<List<InetAddress>>> resolver = host -> {
       throw new AssertionError("not resolved: " + host);
