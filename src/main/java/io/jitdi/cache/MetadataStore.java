@@ -36,7 +36,8 @@ import org.rocksdb.WriteOptions;
 /**
  * The RocksDB index under {@code <dir>/index}: blob records (digest → size, times, synced), tag records
  * (upstream/repository/tag/Accept → digest), manifests (digest → media type and exact bytes) and JIT records (tag
- * answers, builds, and the recipe or origin of every blob a JIT image refers to).
+ * answers, builds, and the recipe or origin of every blob a JIT image refers to), and the multipart uploads to the
+ * shared bucket that are under way (upload id → key), so a restart can abort what a crash left.
  *
  * <p>Every method blocks and must run on a worker thread, never on an event loop. Values carry a version byte so the
  * format can change without misreading old records; a record that cannot be read is treated as absent. After
@@ -62,6 +63,7 @@ public final class MetadataStore implements AutoCloseable {
   private final ColumnFamilyHandle tags;
   private final ColumnFamilyHandle manifests;
   private final ColumnFamilyHandle jit;
+  private final ColumnFamilyHandle uploads;
   private final WriteOptions writeOptions = new WriteOptions();
   private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
   private volatile boolean open = true;
@@ -77,6 +79,7 @@ public final class MetadataStore implements AutoCloseable {
     this.tags = handles.get(2);
     this.manifests = handles.get(3);
     this.jit = handles.get(4);
+    this.uploads = handles.get(5);
   }
 
   /** Opens (creating if needed) the index in {@code dir}. */
@@ -99,7 +102,8 @@ public final class MetadataStore implements AutoCloseable {
         new ColumnFamilyDescriptor(bytes("blobs"), family),
         new ColumnFamilyDescriptor(bytes("tags"), family),
         new ColumnFamilyDescriptor(bytes("manifests"), family),
-        new ColumnFamilyDescriptor(bytes("jit"), family));
+        new ColumnFamilyDescriptor(bytes("jit"), family),
+        new ColumnFamilyDescriptor(bytes("uploads"), family));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(options, dir.toString(), families, handles);
@@ -231,6 +235,28 @@ public final class MetadataStore implements AutoCloseable {
 
   public void deleteJit(String key) {
     delete(jit, bytes(key));
+  }
+
+  /** Records a multipart upload to the shared bucket that this cache started and has not finished. */
+  public void putUpload(String uploadId, String key) {
+    put(uploads, bytes(uploadId), bytes(key));
+  }
+
+  public void deleteUpload(String uploadId) {
+    delete(uploads, bytes(uploadId));
+  }
+
+  /** The ids of the uploads recorded by {@link #putUpload} and not deleted. */
+  public List<String> uploads() {
+    return whileOpen(() -> {
+      List<String> ids = new ArrayList<>();
+      try (RocksIterator it = db.newIterator(uploads)) {
+        for (it.seekToFirst(); it.isValid(); it.next()) {
+          ids.add(new String(it.key(), StandardCharsets.UTF_8));
+        }
+      }
+      return ids;
+    });
   }
 
   /** Visits every tag record. */
