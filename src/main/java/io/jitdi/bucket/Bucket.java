@@ -160,9 +160,9 @@ public final class Bucket implements AutoCloseable {
     }
   }
 
-  /** Reads the record {@code name}; empty when there is none. */
-  public Future<Optional<byte[]>> read(String name) {
-    return call(BucketOp.get, () -> {
+  /** Reads the record {@code name}; empty when there is none. Blocks: call on the IO pool. */
+  public Optional<byte[]> readNow(String name) {
+    return blocking(BucketOp.get, () -> {
       try {
         byte[] bytes = s3.getObjectAsBytes(b -> b.bucket(config.bucket()).key(recordKey(name))).asByteArray();
         readBytes.increment(bytes.length);
@@ -173,9 +173,9 @@ public final class Bucket implements AutoCloseable {
     });
   }
 
-  /** Writes the record {@code name} (replacing it). */
-  public Future<Void> write(String name, byte[] bytes) {
-    return call(BucketOp.put, () -> {
+  /** Writes the record {@code name} (replacing it). Blocks: call on the IO pool. */
+  public void writeNow(String name, byte[] bytes) {
+    blocking(BucketOp.put, () -> {
       s3.putObject(b -> b.bucket(config.bucket()).key(recordKey(name)).contentLength((long) bytes.length),
           RequestBody.fromBytes(bytes));
       writtenBytes.increment(bytes.length);
@@ -313,21 +313,28 @@ public final class Bucket implements AutoCloseable {
 
   /** Runs a request on the pool, counting it and mapping its failure to a {@link BucketException}. */
   private <T> Future<T> call(BucketOp op, Callable<T> request) {
-    return io.call(() -> {
-      try {
-        T result = request.call();
-        metrics.bucketRequest(op, result instanceof OptionalLong o && o.isEmpty()
-            || result instanceof Optional<?> p && p.isEmpty() ? "missing" : "ok");
-        return result;
-      } catch (S3Exception e) {
-        metrics.bucketRequest(op, e.statusCode() == 403 ? "denied" : "error");
-        throw mapped(e);
-      } catch (SdkClientException e) {
-        metrics.bucketRequest(op, "error");
-        throw new BucketException(Reason.UNAVAILABLE, "the object store " + where() + " cannot be reached: "
-            + e.getMessage(), e);
-      }
-    });
+    return io.call(() -> blocking(op, request));
+  }
+
+  /** Runs a request on this thread, counting it and mapping its failure to a {@link BucketException}. */
+  private <T> T blocking(BucketOp op, Callable<T> request) {
+    try {
+      T result = request.call();
+      metrics.bucketRequest(op, result instanceof OptionalLong o && o.isEmpty()
+          || result instanceof Optional<?> p && p.isEmpty() ? "missing" : "ok");
+      return result;
+    } catch (S3Exception e) {
+      metrics.bucketRequest(op, e.statusCode() == 403 ? "denied" : "error");
+      throw mapped(e);
+    } catch (SdkClientException e) {
+      metrics.bucketRequest(op, "error");
+      throw new BucketException(Reason.UNAVAILABLE, "the object store " + where() + " cannot be reached: "
+          + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private BucketException mapped(S3Exception e) {

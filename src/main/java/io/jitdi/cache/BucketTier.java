@@ -16,6 +16,7 @@ import java.nio.channels.FileChannel;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicReference;
@@ -168,15 +169,29 @@ public final class BucketTier {
     });
   }
 
-  /** Reads a small record of the bucket; empty when it has none. */
-  Future<java.util.Optional<byte[]>> readRecord(String name) {
-    return bucket.read(name);
-  }
+  /** Tag answers, manifests and JIT records shared through the bucket (blocking, on the IO pool). */
+  MetadataStore.SharedRecords records() {
+    return new MetadataStore.SharedRecords() {
+      @Override
+      public Optional<byte[]> read(String name) {
+        try {
+          return bucket.readNow(name);
+        } catch (BucketException e) {
+          LOG.warn("record {} not read from bucket {}: {}", name, bucket.config(), e.getMessage());
+          return Optional.empty();
+        }
+      }
 
-  /** Writes a small record; failures are logged (the record stays local). */
-  Future<Void> writeRecord(String name, byte[] bytes) {
-    return bucket.write(name, bytes).onFailure(e -> LOG.warn("record {} was not written to bucket {}: {}", name,
-        bucket.config(), e.getMessage()));
+      @Override
+      public void write(String name, byte[] value) {
+        try {
+          bucket.writeNow(name, value);
+        } catch (BucketException e) {
+          LOG.warn("record {} not written to bucket {}; it stays local: {}", name, bucket.config(),
+              e.getMessage());
+        }
+      }
+    };
   }
 
   void redirected() {

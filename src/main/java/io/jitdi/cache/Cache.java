@@ -102,6 +102,7 @@ public final class Cache implements AutoCloseable {
     BucketTier tier = new BucketTier(bucket, fetch, index, io, metrics);
     this.bucket = tier;
     blobs.useBucket(tier);
+    index.share(tier.records());
     return tier.start().otherwiseEmpty();
   }
 
