@@ -136,7 +136,12 @@ public final class Bucket implements AutoCloseable {
 
   /** The size of {@code digest}'s object; empty when the bucket does not have it. */
   public Future<OptionalLong> blobSize(Digest digest) {
-    return call(BucketOp.head, () -> {
+    return io.call(() -> blobSizeNow(digest));
+  }
+
+  /** As {@link #blobSize}, blocking: call on the IO pool. */
+  public OptionalLong blobSizeNow(Digest digest) {
+    return blocking(BucketOp.head, () -> {
       try {
         return OptionalLong.of(s3.headObject(b -> b.bucket(config.bucket()).key(blobKey(digest))).contentLength());
       } catch (NoSuchKeyException e) {
@@ -188,7 +193,12 @@ public final class Bucket implements AutoCloseable {
    * first {@code size} bytes against {@code digest}.
    */
   public Future<Void> putBlob(Digest digest, FileChannel channel, long size) {
-    return call(BucketOp.put, () -> {
+    return io.run(() -> putBlobNow(digest, channel, size));
+  }
+
+  /** As {@link #putBlob}, blocking: call on the IO pool. */
+  public void putBlobNow(Digest digest, FileChannel channel, long size) {
+    blocking(BucketOp.put, () -> {
       s3.putObject(b -> b.bucket(config.bucket()).key(blobKey(digest)).contentLength(size),
           region(channel, 0, size));
       writtenBytes.increment(size);
@@ -198,8 +208,13 @@ public final class Bucket implements AutoCloseable {
 
   /** Starts a multipart upload of {@code digest}; nothing is visible under its key until it is completed. */
   public Future<Upload> startUpload(Digest digest) {
+    return io.call(() -> startUploadNow(digest));
+  }
+
+  /** As {@link #startUpload}, blocking: call on the IO pool. */
+  public Upload startUploadNow(Digest digest) {
     String key = blobKey(digest);
-    return call(BucketOp.put, () -> new Upload(key,
+    return blocking(BucketOp.put, () -> new Upload(key,
         s3.createMultipartUpload(b -> b.bucket(config.bucket()).key(key)).uploadId()));
   }
 
@@ -250,8 +265,13 @@ public final class Bucket implements AutoCloseable {
 
     /** Sends bytes {@code [offset, offset + length)} of {@code channel} as the next part. */
     public Future<Void> part(FileChannel channel, long offset, long length) {
+      return io.run(() -> partNow(channel, offset, length));
+    }
+
+    /** As {@link #part}, blocking: call on the IO pool. */
+    public void partNow(FileChannel channel, long offset, long length) {
       int number = parts.size() + 1;
-      return call(BucketOp.upload_part, () -> {
+      blocking(BucketOp.upload_part, () -> {
         String etag = s3.uploadPart(b -> b.bucket(config.bucket()).key(key).uploadId(uploadId).partNumber(number)
             .contentLength(length), region(channel, offset, length)).eTag();
         writtenBytes.increment(length);
@@ -264,7 +284,12 @@ public final class Bucket implements AutoCloseable {
 
     /** Completes the upload: the object appears under the blob's key. Call only after the content was verified. */
     public Future<Void> complete() {
-      return call(BucketOp.complete, () -> {
+      return io.run(this::completeNow);
+    }
+
+    /** As {@link #complete}, blocking: call on the IO pool. */
+    public void completeNow() {
+      blocking(BucketOp.complete, () -> {
         List<CompletedPart> sent;
         synchronized (parts) {
           sent = List.copyOf(parts);
@@ -277,7 +302,12 @@ public final class Bucket implements AutoCloseable {
 
     /** Discards the upload and its parts. */
     public Future<Void> abort() {
-      return call(BucketOp.abort, () -> {
+      return io.run(this::abortNow);
+    }
+
+    /** As {@link #abort}, blocking: call on the IO pool. */
+    public void abortNow() {
+      blocking(BucketOp.abort, () -> {
         s3.abortMultipartUpload(b -> b.bucket(config.bucket()).key(key).uploadId(uploadId));
         return null;
       });

@@ -95,7 +95,14 @@ public final class Blobs {
   private Future<BlobOrigins.Origin> located(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     BlobOrigins.Origin own = new BlobOrigins.Origin(upstream, repo);
     return store.record(digest).compose(record -> record.isPresent() ? Future.succeededFuture(own)
-        : origins.locate(digest).map(found -> found.orElse(own)));
+        : inBucket(digest).compose(held -> held ? Future.succeededFuture(own)
+            : origins.locate(digest).map(found -> found.orElse(own))));
+  }
+
+  /** Whether the shared bucket holds {@code digest} (then it is filled from there, never built again). */
+  private Future<Boolean> inBucket(Digest digest) {
+    BucketTier tier = bucket;
+    return tier == null ? Future.succeededFuture(false) : tier.size(digest).map(OptionalLong::isPresent);
   }
 
   /** Finds or fetches {@code digest} from {@code upstream} (null: nowhere to fetch from). */

@@ -169,6 +169,37 @@ public final class BucketTier {
     });
   }
 
+  /**
+   * Publishes a blob jitdi built (a JIT layer or config) before its image is answered, so other replicas find it
+   * here rather than build it again. Blocking, on the build's thread.
+   */
+  BlobStore.BuiltBlobs builtBlobs() {
+    return (digest, content, size) -> {
+      if (present.containsKey(digest) || bucket.blobSizeNow(digest).isPresent()) {
+        return;
+      }
+      long part = Bucket.partSize(size);
+      if (size < part) {
+        bucket.putBlobNow(digest, content, size);
+      } else {
+        Bucket.Upload upload = bucket.startUploadNow(digest);
+        index.putUpload(upload.uploadId(), digest.toString());
+        try {
+          for (long offset = 0; offset < size; offset += part) {
+            upload.partNow(content, offset, Math.min(part, size - offset));
+          }
+          upload.completeNow();
+        } catch (RuntimeException e) {
+          upload.abortNow();
+          throw e;
+        } finally {
+          index.deleteUpload(upload.uploadId());
+        }
+      }
+      present.put(digest, size);
+    };
+  }
+
   /** Tag answers, manifests and JIT records shared through the bucket (blocking, on the IO pool). */
   MetadataStore.SharedRecords records() {
     return new MetadataStore.SharedRecords() {

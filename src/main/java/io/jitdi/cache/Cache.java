@@ -103,6 +103,7 @@ public final class Cache implements AutoCloseable {
     this.bucket = tier;
     blobs.useBucket(tier);
     index.share(tier.records());
+    store.publishBuilt(tier.builtBlobs());
     return tier.start().otherwiseEmpty();
   }
 
