@@ -259,4 +259,48 @@ class SharedBucketIT {
       assertFalse(s3.keys(BUCKET).contains(blobKey(digest)));
     }
   }
+
+  @Test
+  void containerdAndPodmanFollowARedirectingReplicaToTheStore() throws Exception {
+    Images.pushBusybox(upstream, "shared/bb", "1.0");
+    io.vertx.core.json.JsonObject manifest = new io.vertx.core.json.JsonObject(Http.get(upstream.url()
+        + "/v2/shared/bb/manifests/1.0", Map.of("Accept", "application/vnd.oci.image.manifest.v1+json")).body());
+    List<Digest> blobs = new java.util.ArrayList<>(List.of(Digest.parse(manifest.getJsonObject("config")
+        .getString("digest"))));
+    manifest.getJsonArray("layers").forEach(l -> blobs.add(Digest.parse(((io.vertx.core.json.JsonObject) l)
+        .getString("digest"))));
+    Digest layer = blobs.get(1);
+    String layerPath = "/" + BUCKET + "/" + blobKey(layer);
+    try (FaultRelay toStore = FaultRelay.to(s3.port());
+        Jitdi replica = Jitdi.start(dir.resolve("redirecting-to-clients"),
+            replica(toStore.url(), "      redirect: true\n"))) {
+      // the first pull fills the replica and the bucket; only then are there redirects to give
+      skopeoCopy(replica, "shared/bb:1.0", dir.resolve("pulled-bb"));
+      blobs.forEach(SharedBucketIT::awaitKey);
+
+      long before = toStore.bytesRelayedFor(layerPath);
+      try (Containerd containerd = Containerd.start(dir.resolve("containerd-redirect"))) {
+        containerd.mirror("docker.io", replica.url(), Ports.deadEnd());
+        containerd.pull("docker.io/shared/bb:1.0");
+      }
+      long afterContainerd = toStore.bytesRelayedFor(layerPath);
+      assertTrue(afterContainerd > before, "containerd fetched the layer from the store");
+
+      Path conf = dir.resolve("registries-redirect.conf");
+      Files.writeString(conf, """
+          [[registry]]
+          prefix = "docker.io"
+          location = "registry-1.docker.io"
+
+          [[registry.mirror]]
+          location = "%s/docker.io"
+          insecure = true
+          """.formatted(replica.hostPort()));
+      Proc.Result pulled = Proc.exec(Duration.ofMinutes(3), Map.of("CONTAINERS_REGISTRIES_CONF", conf.toString()),
+          List.of("podman", "--root", dir.resolve("podman-root").toString(), "--runroot",
+              dir.resolve("podman-run").toString(), "--storage-driver", "vfs", "pull", "docker.io/shared/bb:1.0"));
+      assertEquals(0, pulled.exit(), pulled.output());
+      assertTrue(toStore.bytesRelayedFor(layerPath) > afterContainerd, "podman fetched the layer from the store");
+    }
+  }
 }
