@@ -129,7 +129,11 @@ class SharedBucketIT {
       Http.Streamed got = Http.stream(replica.url() + "/v2/shared/flipped/blobs/" + digest);
       assertTrue(got.broken(), "the client's transfer is cut, not completed");
       await("the fill to fail", () -> replica.log().contains("rejected"));
-      await("the upload to be aborted", () -> uploadsOf(digest).isEmpty());
+      await("the upload to be aborted", () -> replica.metrics().valueOrZero("jitdi_bucket_requests_total",
+          "op", "abort", "outcome", "ok") >= 1);
+      assertEquals(List.of(), uploadsOf(digest), "no upload left");
+      assertEquals(0, replica.metrics().valueOrZero("jitdi_bucket_requests_total", "op", "complete"),
+          "no upload completed");
       assertFalse(s3.keys(BUCKET).contains(blobKey(digest)), "no object under the digest's key");
 
       Http.Streamed again = Http.stream(replica.url() + "/v2/shared/flipped/blobs/" + digest);
