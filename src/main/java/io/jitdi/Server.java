@@ -1,5 +1,6 @@
 package io.jitdi;
 
+import io.jitdi.bucket.Bucket;
 import io.jitdi.cache.Cache;
 import io.jitdi.concurrent.Io;
 import io.jitdi.config.JitdiConfig;
@@ -39,12 +40,14 @@ public final class Server {
   private final Vertx vertx;
   private final Io io;
   private final Cache cache;
+  private final Bucket bucket;
   private final List<String> deployments;
 
-  private Server(Vertx vertx, Io io, Cache cache, List<String> deployments) {
+  private Server(Vertx vertx, Io io, Cache cache, Bucket bucket, List<String> deployments) {
     this.vertx = vertx;
     this.io = io;
     this.cache = cache;
+    this.bucket = bucket;
     this.deployments = deployments;
   }
 
@@ -58,11 +61,18 @@ public final class Server {
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setPreferNativeTransport(true));
     Io io = new Io();
     Cache cache = null;
+    Bucket bucket = null;
     try {
       JitdiMetrics metrics = new JitdiMetrics();
       UpstreamRouter router = UpstreamRouter.connect(vertx, config.upstreams().values(), config.defaultUpstream(),
           rules.registries(), metrics);
       cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
+      if (config.cache().s3().isPresent()) {
+        bucket = Bucket.open(config.cache().s3().get(), io, metrics);
+        await(cache.useBucket(bucket, router.presigned(), metrics));
+        LOG.info("shared bucket {}{}", config.cache().s3().get(), config.cache().s3().get().redirect()
+            ? "; blob GETs it can answer are redirected to presigned URLs" : "");
+      }
       JitImages jit = new JitImages(vertx, rules, config.jit(), router, cache, io, metrics, Clock.systemUTC(),
           new Planner(config.jit(), UpstreamClient.USER_AGENT, List.of(new ModelSources(
               new CachedArtifacts(vertx, router, cache), config.jit(), System::getenv, UpstreamClient.USER_AGENT))));
@@ -84,10 +94,13 @@ public final class Server {
           config.server().auth().isPresent() ? ", clients authenticate" : "", router.upstreams().keySet(),
           config.defaultUpstream(), rules.rules().size(), router.jitRegistries().isEmpty() ? "" : " (JIT registries "
           + router.jitRegistries() + ")", config.file());
-      return new Server(vertx, io, cache, deployments);
+      return new Server(vertx, io, cache, bucket, deployments);
     } catch (Exception | Error e) {
       if (cache != null) {
         cache.close();
+      }
+      if (bucket != null) {
+        bucket.close();
       }
       vertx.close();
       io.close();
@@ -116,6 +129,9 @@ public final class Server {
       }
     }
     cache.close();
+    if (bucket != null) {
+      bucket.close();
+    }
     Future<Void> closed = vertx.close();
     try {
       closed.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);

@@ -176,6 +176,35 @@ public final class BlobStore {
       }
       temp.commit(digest, content.length, new Written(Digest.sha256Of(content), content.length));
     }
+    published(digest, content.length);
+  }
+
+  /** Who is told of blobs jitdi made, once committed (the shared bucket); blocking, on the committing thread. */
+  public interface BuiltBlobs {
+    /**
+     * {@code digest} was committed; {@code content} reads it. Returns when it is published; throws when it could
+     * not be (the build goes on: the blob is in the local store).
+     */
+    void committed(Digest digest, FileChannel content, long size) throws IOException;
+  }
+
+  private volatile BuiltBlobs builtBlobs;
+
+  /** Tells {@code blobs} of every blob jitdi makes from now on. */
+  void publishBuilt(BuiltBlobs blobs) {
+    this.builtBlobs = blobs;
+  }
+
+  private void published(Digest digest, long size) throws IOException {
+    BuiltBlobs hook = builtBlobs;
+    if (hook == null) {
+      return;
+    }
+    try (FileChannel content = FileChannel.open(layout.blob(digest), StandardOpenOption.READ)) {
+      hook.committed(digest, content, size);
+    } catch (RuntimeException e) {
+      LOG.warn("built blob {} stays in the local store only: {}", digest, e.getMessage());
+    }
   }
 
   /** Whether {@code digest} is committed and its file is there (blocking). */
@@ -431,6 +460,7 @@ public final class BlobStore {
     /** Commits content jitdi made (a JIT layer or config): its digest is what it hashed to. */
     public void commitBuilt(Written written) throws IOException {
       commit(written, true);
+      store.published(written.digest(), written.size());
     }
 
     private void commit(Written written, boolean jit) throws IOException {

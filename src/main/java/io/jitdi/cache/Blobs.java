@@ -28,6 +28,7 @@ public final class Blobs {
   private final JitdiMetrics metrics;
   private final ConcurrentHashMap<Digest, Fill> fills = new ConcurrentHashMap<>();
   private volatile BlobOrigins origins = BlobOrigins.NONE;
+  private volatile BucketTier bucket;
 
   public Blobs(Vertx vertx, BlobStore store, Io io, JitdiMetrics metrics) {
     this.vertx = vertx;
@@ -45,6 +46,27 @@ public final class Blobs {
   /** Who is asked where a missing blob comes from (the JIT images); set once at start-up. */
   public void useOrigins(BlobOrigins origins) {
     this.origins = origins;
+  }
+
+  /** The shared bucket behind the store (a central tier); set once at start-up. */
+  void useBucket(BucketTier bucket) {
+    this.bucket = bucket;
+  }
+
+  /**
+   * Where a GET of {@code digest} should be redirected: a presigned URL of the shared bucket's copy when the bucket
+   * is configured with {@code redirect: true} and has it; empty otherwise, or when the bucket cannot be asked (the
+   * local store answers then).
+   */
+  public Future<java.util.Optional<java.net.URI>> redirect(Digest digest) {
+    BucketTier tier = bucket;
+    if (tier == null || !tier.redirects()) {
+      return Future.succeededFuture(java.util.Optional.empty());
+    }
+    return tier.size(digest).map(size -> size.isPresent() ? java.util.Optional.of(tier.presigned(digest))
+            : java.util.Optional.<java.net.URI>empty())
+        .onSuccess(url -> url.ifPresent(u -> tier.redirected()))
+        .otherwise(java.util.Optional.empty());
   }
 
   /**
@@ -73,7 +95,14 @@ public final class Blobs {
   private Future<BlobOrigins.Origin> located(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     BlobOrigins.Origin own = new BlobOrigins.Origin(upstream, repo);
     return store.record(digest).compose(record -> record.isPresent() ? Future.succeededFuture(own)
-        : origins.locate(digest).map(found -> found.orElse(own)));
+        : inBucket(digest).compose(held -> held ? Future.succeededFuture(own)
+            : origins.locate(digest).map(found -> found.orElse(own))));
+  }
+
+  /** Whether the shared bucket holds {@code digest} (then it is filled from there, never built again). */
+  private Future<Boolean> inBucket(Digest digest) {
+    BucketTier tier = bucket;
+    return tier == null ? Future.succeededFuture(false) : tier.size(digest).map(OptionalLong::isPresent);
   }
 
   /** Finds or fetches {@code digest} from {@code upstream} (null: nowhere to fetch from). */
@@ -85,30 +114,50 @@ public final class Blobs {
         return Future.succeededFuture(new BlobBody.FromFile(blob, Growth.complete(blob.size()),
             blob.jit() ? BlobBody.Origin.JIT : BlobBody.Origin.HIT));
       }
-      if (upstream == null) {
-        return Future.failedFuture(unknown(digest));
+      return sourceFor(upstream, repo, digest).compose(source -> source == null
+          ? Future.failedFuture(unknown(digest)) : join(source, upstream, repo, digest));
+    });
+  }
+
+  /**
+   * Where a miss is filled from: a fill under way whatever its source, else the shared bucket when it has the blob,
+   * else {@code upstream}; null when there is nowhere.
+   */
+  private Future<FillSource> sourceFor(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    Fill running = fills.get(digest);
+    if (running != null) {
+      return Future.succeededFuture(running.source());
+    }
+    FillSource fromUpstream = upstream == null ? null : FillSource.upstream(upstream, repo, digest);
+    BucketTier tier = bucket;
+    if (tier == null) {
+      return Future.succeededFuture(fromUpstream);
+    }
+    return tier.size(digest).map(size -> size.isPresent() ? tier.source(digest) : fromUpstream);
+  }
+
+  /** Joins the fill of {@code digest} under way, or starts one from {@code source}. */
+  private Future<BlobBody> join(FillSource source, UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    Fill fresh = new Fill(vertx, digest, repo, source, bucket, store, io, metrics);
+    Fill existing = fills.putIfAbsent(digest, fresh);
+    Fill fill = existing != null ? existing : fresh;
+    if (existing == null) {
+      fresh.done().onComplete(ar -> fills.remove(digest, fresh));
+      fresh.start();
+    }
+    boolean coalesced = existing != null;
+    return fill.head().compose(head -> switch (head.mode()) {
+      case ALREADY_CACHED -> fetch(upstream, repo, digest);
+      case CACHE -> {
+        metrics.cacheRequest(JitdiMetrics.Kind.blob, coalesced ? CacheResult.coalesced : CacheResult.miss);
+        yield following(fill, head.size(), coalesced);
       }
-      Fill fresh = new Fill(vertx, digest, repo, upstream, store, io, metrics);
-      Fill existing = fills.putIfAbsent(digest, fresh);
-      Fill fill = existing != null ? existing : fresh;
-      if (existing == null) {
-        fresh.done().onComplete(ar -> fills.remove(digest, fresh));
-        fresh.start();
+      case RELAY -> {
+        metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.miss);
+        yield fill.takeRelay().map(Future::succeededFuture)
+            .orElseGet(() -> fill.source().open(0))
+            .map(body -> new BlobBody.Relayed(digest, body, body.contentLength().orElse(-1)));
       }
-      boolean coalesced = existing != null;
-      return fill.head().compose(head -> switch (head.mode()) {
-        case ALREADY_CACHED -> fetch(upstream, repo, digest);
-        case CACHE -> {
-          metrics.cacheRequest(JitdiMetrics.Kind.blob, coalesced ? CacheResult.coalesced : CacheResult.miss);
-          yield following(fill, head.size(), coalesced);
-        }
-        case RELAY -> {
-          metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.miss);
-          yield fill.takeRelay().map(Future::succeededFuture)
-              .orElseGet(() -> upstream.blob(repo, digest, 0))
-              .map(body -> new BlobBody.Relayed(digest, body, body.contentLength().orElse(-1)));
-        }
-      });
     });
   }
 
@@ -155,10 +204,15 @@ public final class Blobs {
       if (fill != null && fill.head().succeeded() && fill.head().result().sizeKnown()) {
         return Future.succeededFuture(OptionalLong.of(fill.head().result().size()));
       }
-      if (upstream == null) {
-        return Future.failedFuture(unknown(digest));
-      }
-      return upstream.headBlob(repo, digest);
+      BucketTier tier = bucket;
+      Future<OptionalLong> inBucket = tier == null ? Future.succeededFuture(OptionalLong.empty())
+          : tier.size(digest);
+      return inBucket.compose(stored -> {
+        if (stored.isPresent()) {
+          return Future.succeededFuture(stored);
+        }
+        return upstream == null ? Future.failedFuture(unknown(digest)) : upstream.headBlob(repo, digest);
+      });
     });
   }
 

@@ -1,5 +1,9 @@
 package io.jitdi.cache;
 
+import io.jitdi.bucket.Bucket;
+import io.jitdi.upstream.PresignedFetch;
+import io.vertx.core.Future;
+
 import io.jitdi.concurrent.Io;
 import io.jitdi.config.CacheConfig;
 import io.jitdi.metrics.JitdiMetrics;
@@ -28,6 +32,7 @@ public final class Cache implements AutoCloseable {
   private final Blobs blobs;
   private final Manifests manifests;
   private final long flushTimer;
+  private volatile BucketTier bucket;
 
   private Cache(Vertx vertx, CacheLayout layout, MetadataStore index, Io io, BlobStore store, Blobs blobs,
       Manifests manifests) {
@@ -86,6 +91,32 @@ public final class Cache implements AutoCloseable {
   /** The index, for services that keep records of their own (JIT builds). Blocking calls: use the IO pool. */
   public MetadataStore index() {
     return index;
+  }
+
+  /**
+   * Puts the shared bucket behind the local store: misses are looked up there, fills are written there. Checks the
+   * bucket and aborts uploads a crash left; completes when that is done, successfully even when the bucket does not
+   * answer (then {@link #bucketProblem()} says why, and the log says how to fix it).
+   */
+  public Future<Void> useBucket(Bucket bucket, PresignedFetch fetch, JitdiMetrics metrics) {
+    BucketTier tier = new BucketTier(bucket, fetch, index, io, metrics);
+    this.bucket = tier;
+    blobs.useBucket(tier);
+    index.share(tier.records());
+    store.publishBuilt(tier.builtBlobs());
+    return tier.start().otherwiseEmpty();
+  }
+
+  /**
+   * Asks the shared bucket whether it answers: empty when it does, or when there is no bucket; otherwise what is
+   * wrong and how to fix it.
+   */
+  public Future<java.util.Optional<String>> bucketProblem() {
+    BucketTier tier = bucket;
+    if (tier == null) {
+      return Future.succeededFuture(java.util.Optional.empty());
+    }
+    return tier.check().transform(ar -> Future.succeededFuture(java.util.Optional.ofNullable(tier.problem())));
   }
 
   /** Whether the index is open and the cache directory takes writes (blocking). */

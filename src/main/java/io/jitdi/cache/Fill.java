@@ -11,7 +11,6 @@ import io.jitdi.stream.BodySource;
 import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.stream.Growth;
 import io.jitdi.upstream.UpstreamBody;
-import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.upstream.UpstreamErrors;
 import io.micrometer.core.instrument.Counter;
 import io.netty.buffer.ByteBuf;
@@ -82,7 +81,8 @@ public final class Fill implements Growth {
   private final Vertx vertx;
   private final Digest digest;
   private final RepositoryName repo;
-  private final UpstreamClient upstream;
+  private final FillSource source;
+  private final BucketTier mirror;
   private final BlobStore store;
   private final Io io;
   private final JitdiMetrics metrics;
@@ -106,23 +106,32 @@ public final class Fill implements Growth {
   private long counted;
   private long lastLog = System.nanoTime();
 
-  Fill(Vertx vertx, Digest digest, RepositoryName repo, UpstreamClient upstream, BlobStore store, Io io,
+  /**
+   * @param mirror the bucket a cached fill is also uploaded to (null: none, or the source is the bucket)
+   */
+  Fill(Vertx vertx, Digest digest, RepositoryName repo, FillSource source, BucketTier mirror, BlobStore store, Io io,
       JitdiMetrics metrics) {
     this.vertx = vertx;
     this.digest = digest;
     this.repo = repo;
-    this.upstream = upstream;
+    this.source = source;
+    this.mirror = source.mirrored() ? mirror : null;
     this.store = store;
     this.io = io;
     this.metrics = metrics;
-    this.upstreamBytes = metrics.upstreamBytesCounter(upstream.key());
+    this.upstreamBytes = metrics.upstreamBytesCounter(source.name());
   }
 
   /** Where this fill stands: digest, repository, upstream, bytes written, size (-1: not known yet), seconds. */
   public JsonObject status() {
     return new JsonObject().put("digest", digest.toString()).put("repository", repo.toString())
-        .put("upstream", upstream.key()).put("bytes", written).put("size", size)
+        .put("upstream", source.name()).put("bytes", written).put("size", size)
         .put("seconds", (System.nanoTime() - started) / 1e9);
+  }
+
+  /** Where this fill reads from. */
+  FillSource source() {
+    return source;
   }
 
   public Digest digest() {
@@ -151,7 +160,7 @@ public final class Fill implements Growth {
         done.tryComplete();
         return;
       }
-      upstream.blob(repo, digest, 0).onSuccess(this::onFirstBody).onFailure(this::fail);
+      source.open(0).onSuccess(this::onFirstBody).onFailure(this::fail);
     });
   }
 
@@ -192,6 +201,9 @@ public final class Fill implements Growth {
         reservedBytes = reservation;
         head.tryComplete(new Head(Mode.CACHE, size));
         receive(body);
+        if (mirror != null) {
+          mirror.mirror(digest, size, this, openForRead());
+        }
       });
     }));
   }
@@ -240,7 +252,7 @@ public final class Fill implements Growth {
 
   private void resume(Throwable cut) {
     if (resumes >= MAX_RESUMES) {
-      fail(UpstreamErrors.unreachable(upstream.key(), new IOException("transfer of " + digest + " cut "
+      fail(UpstreamErrors.unreachable(source.name(), new IOException("transfer of " + digest + " cut "
           + (resumes + 1) + " times; last: " + UpstreamErrors.describe(cut), cut)));
       return;
     }
@@ -248,7 +260,7 @@ public final class Fill implements Growth {
     long from = sink.accepted();
     LOG.info("blob {} cut at byte {} of {} ({}); resuming with Range, attempt {}", digest, from, size,
         UpstreamErrors.describe(cut), resumes);
-    upstream.blob(repo, digest, from).onSuccess(this::receive).onFailure(this::fail);
+    source.open(from).onSuccess(this::receive).onFailure(this::fail);
   }
 
   private void finish() {
@@ -261,7 +273,7 @@ public final class Fill implements Growth {
           written = result.size();
           store.release(reservedBytes);
           reservedBytes = 0;
-          LOG.info("fill {} committed: {} bytes from {} in {}s{}", digest, result.size(), upstream.key(),
+          LOG.info("fill {} committed: {} bytes from {} in {}s{}", digest, result.size(), source.name(),
               String.format("%.2f", (System.nanoTime() - started) / 1e9),
               resumes > 0 ? " after " + resumes + " resumes" : "");
           verified.tryComplete();
@@ -270,12 +282,12 @@ public final class Fill implements Growth {
         })
         .onFailure(e -> {
           if (e instanceof TempBlob.MismatchException mismatch) {
-            metrics.digestMismatch(upstream.key());
-            LOG.warn("upstream {} sent {} bytes with digest {} for blob {}; rejected", upstream.key(),
+            metrics.digestMismatch(source.name());
+            LOG.warn("upstream {} sent {} bytes with digest {} for blob {}; rejected", source.name(),
                 mismatch.actual().size(), mismatch.actual().digest(), digest);
-            fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + upstream.key()
+            fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + source.name()
                 + " sent content for " + digest + " whose sha256 is " + mismatch.actual().digest(),
-                Map.of("upstream", upstream.key()), null, null));
+                Map.of("upstream", source.name()), null, null));
           } else {
             fail(e);
           }
@@ -312,7 +324,7 @@ public final class Fill implements Growth {
       error = new RegistryException(ErrorCode.UNAVAILABLE, 503, "cannot write blob " + digest + " to the cache: "
           + UpstreamErrors.describe(io), Map.of(), null, io);
     } else {
-      error = UpstreamErrors.unreachable(upstream.key(), cause);
+      error = UpstreamErrors.unreachable(source.name(), cause);
     }
     failure = error;
     head.tryFail(error);
@@ -336,7 +348,7 @@ public final class Fill implements Growth {
       done.tryFail(error);
     });
     if (!(cause instanceof RegistryException re && re.status() == 404)) {
-      LOG.warn("fill {} from {} failed: {}", digest, upstream.key(), error.getMessage());
+      LOG.warn("fill {} from {} failed: {}", digest, source.name(), error.getMessage());
     }
   }
 
@@ -355,7 +367,7 @@ public final class Fill implements Growth {
     if (now - lastLog > PROGRESS_LOG_NANOS) {
       lastLog = now;
       double seconds = (now - started) / 1e9;
-      LOG.info("fill {}: {} of {} bytes from {} ({} MB/s)", digest, total, size >= 0 ? size : "?", upstream.key(),
+      LOG.info("fill {}: {} of {} bytes from {} ({} MB/s)", digest, total, size >= 0 ? size : "?", source.name(),
           String.format("%.1f", total / seconds / 1e6));
     }
     notifyWaiters();

@@ -36,7 +36,8 @@ import org.rocksdb.WriteOptions;
 /**
  * The RocksDB index under {@code <dir>/index}: blob records (digest → size, times, synced), tag records
  * (upstream/repository/tag/Accept → digest), manifests (digest → media type and exact bytes) and JIT records (tag
- * answers, builds, and the recipe or origin of every blob a JIT image refers to).
+ * answers, builds, and the recipe or origin of every blob a JIT image refers to), and the multipart uploads to the
+ * shared bucket that are under way (upload id → key), so a restart can abort what a crash left.
  *
  * <p>Every method blocks and must run on a worker thread, never on an event loop. Values carry a version byte so the
  * format can change without misreading old records; a record that cannot be read is treated as absent. After
@@ -62,9 +63,11 @@ public final class MetadataStore implements AutoCloseable {
   private final ColumnFamilyHandle tags;
   private final ColumnFamilyHandle manifests;
   private final ColumnFamilyHandle jit;
+  private final ColumnFamilyHandle uploads;
   private final WriteOptions writeOptions = new WriteOptions();
   private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
   private volatile boolean open = true;
+  private volatile SharedRecords shared;
 
   private MetadataStore(RocksDB db, DBOptions options, ColumnFamilyOptions family, SstFileManager files,
       List<ColumnFamilyHandle> handles) {
@@ -77,6 +80,7 @@ public final class MetadataStore implements AutoCloseable {
     this.tags = handles.get(2);
     this.manifests = handles.get(3);
     this.jit = handles.get(4);
+    this.uploads = handles.get(5);
   }
 
   /** Opens (creating if needed) the index in {@code dir}. */
@@ -99,7 +103,8 @@ public final class MetadataStore implements AutoCloseable {
         new ColumnFamilyDescriptor(bytes("blobs"), family),
         new ColumnFamilyDescriptor(bytes("tags"), family),
         new ColumnFamilyDescriptor(bytes("manifests"), family),
-        new ColumnFamilyDescriptor(bytes("jit"), family));
+        new ColumnFamilyDescriptor(bytes("jit"), family),
+        new ColumnFamilyDescriptor(bytes("uploads"), family));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(options, dir.toString(), families, handles);
@@ -164,7 +169,8 @@ public final class MetadataStore implements AutoCloseable {
   }
 
   public Optional<TagRecord> tag(String key) {
-    return get(tags, bytes(key)).flatMap(MetadataStore::decodeTag);
+    return shared(tags, bytes(key), "tags/" + encodeName(key), value -> decodeTag(value).isPresent())
+        .flatMap(MetadataStore::decodeTag);
   }
 
   public void putTag(String key, TagRecord record) {
@@ -179,6 +185,7 @@ public final class MetadataStore implements AutoCloseable {
       throw new UncheckedIOException(e);
     }
     put(tags, bytes(key), bytes.toByteArray());
+    share("tags/" + encodeName(key), bytes.toByteArray());
   }
 
   public void deleteTag(String key) {
@@ -186,7 +193,8 @@ public final class MetadataStore implements AutoCloseable {
   }
 
   public Optional<Manifest> manifest(Digest digest) {
-    return get(manifests, key(digest)).flatMap(value -> decodeManifest(digest, value));
+    return shared(manifests, key(digest), "manifests/" + digest.algorithm() + "/" + digest.hex(),
+        value -> verifiedManifest(digest, value)).flatMap(value -> decodeManifest(digest, value));
   }
 
   public void putManifest(Manifest manifest) {
@@ -199,6 +207,7 @@ public final class MetadataStore implements AutoCloseable {
       throw new UncheckedIOException(e);
     }
     put(manifests, key(manifest.digest()), bytes.toByteArray());
+    share("manifests/" + manifest.digest().algorithm() + "/" + manifest.digest().hex(), bytes.toByteArray());
   }
 
   /** Visits every stored manifest (its key digest and the stored bytes, not re-verified). */
@@ -222,15 +231,87 @@ public final class MetadataStore implements AutoCloseable {
 
   /** A JIT record (tag answers, builds, blob recipes), by key. */
   public Optional<byte[]> jit(String key) {
-    return get(jit, bytes(key));
+    return shared(jit, bytes(key), "jit/" + encodeName(key), value -> true);
   }
 
   public void putJit(String key, byte[] value) {
     put(jit, bytes(key), value);
+    share("jit/" + encodeName(key), value);
   }
 
   public void deleteJit(String key) {
     delete(jit, bytes(key));
+  }
+
+  /**
+   * Records shared with other replicas through a bucket: tag answers, manifests and JIT records are written there
+   * too, and a local miss is looked up there (and kept locally when found). Blocking, like the index.
+   */
+  public interface SharedRecords {
+    /** The record {@code name}; empty when absent or when the bucket cannot be read. */
+    Optional<byte[]> read(String name);
+
+    /** Writes {@code name}; a failure is logged, not thrown: the local record stands. */
+    void write(String name, byte[] value);
+  }
+
+  /** Shares tag answers, manifests and JIT records through {@code shared} from now on. */
+  public void share(SharedRecords shared) {
+    this.shared = shared;
+  }
+
+  private Optional<byte[]> shared(ColumnFamilyHandle family, byte[] key, String name,
+      java.util.function.Predicate<byte[]> valid) {
+    Optional<byte[]> local = get(family, key);
+    SharedRecords records = shared;
+    if (local.isPresent() || records == null) {
+      return local;
+    }
+    Optional<byte[]> remote = records.read(name).filter(valid);
+    remote.ifPresent(value -> put(family, key, value));
+    return remote;
+  }
+
+  private void share(String name, byte[] value) {
+    SharedRecords records = shared;
+    if (records != null) {
+      records.write(name, value);
+    }
+  }
+
+  /**
+   * A record key as an object name: its sha256, so a key of any length and characters (Accept sets, separators)
+   * is one short segment that any store and its backing file system take.
+   */
+  private static String encodeName(String key) {
+    return Digest.sha256Of(key.getBytes(StandardCharsets.UTF_8)).hex();
+  }
+
+  /** Whether a manifest value read from elsewhere holds bytes whose sha256 is {@code digest}. */
+  private static boolean verifiedManifest(Digest digest, byte[] value) {
+    return decodeManifest(digest, value).map(m -> Digest.sha256Of(m.bytesUnsafe()).equals(digest)).orElse(false);
+  }
+
+  /** Records a multipart upload to the shared bucket that this cache started and has not finished. */
+  public void putUpload(String uploadId, String key) {
+    put(uploads, bytes(uploadId), bytes(key));
+  }
+
+  public void deleteUpload(String uploadId) {
+    delete(uploads, bytes(uploadId));
+  }
+
+  /** The ids of the uploads recorded by {@link #putUpload} and not deleted. */
+  public List<String> uploads() {
+    return whileOpen(() -> {
+      List<String> ids = new ArrayList<>();
+      try (RocksIterator it = db.newIterator(uploads)) {
+        for (it.seekToFirst(); it.isValid(); it.next()) {
+          ids.add(new String(it.key(), StandardCharsets.UTF_8));
+        }
+      }
+      return ids;
+    });
   }
 
   /** Visits every tag record. */

@@ -219,7 +219,7 @@ public final class ConfigLoader {
   }
 
   private static CacheConfig cache(ConfigNode.Mapping node) {
-    node.allowOnly(Set.of("dir", "maxSize", "manifestTtl"));
+    node.allowOnly(Set.of("dir", "maxSize", "manifestTtl", "store"));
     Path dir = node.require("dir").as(Path::of).toAbsolutePath().normalize();
     ConfigNode maxNode = node.require("maxSize");
     long maxSize = maxNode.as(ByteSize::parse);
@@ -227,7 +227,59 @@ public final class ConfigLoader {
       throw maxNode.error("the budget must be larger than 0, e.g. 50GiB");
     }
     Duration ttl = node.get("manifestTtl").map(n -> n.as(Durations::parse)).orElse(DEFAULT_TTL);
-    return new CacheConfig(dir, maxSize, ttl);
+    Optional<S3StoreConfig> s3 = node.get("store").map(store -> {
+      ConfigNode.Mapping mapping = store.mapping();
+      mapping.allowOnly(Set.of("s3"));
+      return s3(mapping.require("s3").mapping());
+    });
+    return new CacheConfig(dir, maxSize, ttl, s3);
+  }
+
+  /** A bucket name as S3 allows it: 3 to 63 lowercase letters, digits, dots and hyphens. */
+  private static final Pattern BUCKET = Pattern.compile("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]");
+  static final Duration DEFAULT_REDIRECT_TTL = Duration.ofMinutes(5);
+
+  private static S3StoreConfig s3(ConfigNode.Mapping node) {
+    node.allowOnly(Set.of("endpoint", "region", "bucket", "prefix", "pathStyle", "accessKeyId", "secretAccessKey",
+        "redirect", "redirectTtl"));
+    Optional<URI> endpoint = node.get("endpoint").map(n -> n.as(text -> {
+      URI uri = registryUrl(text);
+      if (!uri.getRawPath().isEmpty() && !uri.getRawPath().equals("/")) {
+        throw new IllegalArgumentException("\"" + text + "\" has a path; give only scheme, host and port, e.g. "
+            + "http://minio.storage:9000");
+      }
+      return uri;
+    }));
+    String region = node.get("region").map(ConfigNode::text).orElse("us-east-1");
+    String bucket = node.require("bucket").as(text -> {
+      if (!BUCKET.matcher(text).matches()) {
+        throw new IllegalArgumentException("\"" + text + "\" is not a bucket name: 3 to 63 lowercase letters, "
+            + "digits, dots and hyphens; put a key prefix in prefix:");
+      }
+      return text;
+    });
+    String prefix = node.get("prefix").map(n -> n.as(text -> {
+      if (text.startsWith("/") || text.contains("//") || text.contains("..")) {
+        throw new IllegalArgumentException("\"" + text + "\" is not a key prefix; write e.g. cluster-a/");
+      }
+      return text.isEmpty() || text.endsWith("/") ? text : text + "/";
+    })).orElse("");
+    boolean pathStyle = node.get("pathStyle").map(n -> n.as(ConfigLoader::bool)).orElse(false);
+    Optional<String> keyId = node.get("accessKeyId").map(n -> n.scalar().rawText()).filter(s -> !s.isEmpty());
+    Optional<String> secret = node.get("secretAccessKey").map(n -> n.scalar().rawText()).filter(s -> !s.isEmpty());
+    if (keyId.isPresent() != secret.isPresent()) {
+      throw (keyId.isPresent() ? node.require("accessKeyId") : node.require("secretAccessKey"))
+          .error("set both accessKeyId and secretAccessKey, or neither to use the SDK's default credential chain");
+    }
+    boolean redirect = node.get("redirect").map(n -> n.as(ConfigLoader::bool)).orElse(false);
+    Duration redirectTtl = node.get("redirectTtl").map(n -> {
+      Duration ttl = n.as(Durations::parse);
+      if (ttl.compareTo(Duration.ofSeconds(10)) < 0 || ttl.compareTo(Duration.ofDays(7)) > 0) {
+        throw n.error("a presigned URL lives between 10s and 7d; write e.g. 5m");
+      }
+      return ttl;
+    }).orElse(DEFAULT_REDIRECT_TTL);
+    return new S3StoreConfig(endpoint, region, bucket, prefix, pathStyle, keyId, secret, redirect, redirectTtl);
   }
 
   private static UpstreamConfig upstream(String key, ConfigNode value) {

@@ -33,7 +33,9 @@ import java.util.function.ToDoubleFunction;
  * {@code jitdi_cache_max_bytes}, {@code jitdi_cache_blobs}, {@code jitdi_cache_evictions_total},
  * {@code jitdi_cache_evicted_bytes_total}, {@code jitdi_fills_inflight}, {@code jitdi_digest_mismatch_total{upstream}},
  * {@code jitdi_jit_builds_total{rule,result}}, {@code jitdi_jit_build_duration_seconds{rule}},
- * {@code jitdi_jit_build_bytes_total}, {@code jitdi_jit_builds_inflight}, and
+ * {@code jitdi_jit_build_bytes_total}, {@code jitdi_jit_builds_inflight},
+ * {@code jitdi_bucket_requests_total{op,outcome}}, {@code jitdi_bucket_bytes_total{direction}},
+ * {@code jitdi_bucket_redirects_total}, and
  * {@code http_server_requests_seconds{method,route,status}}.
  */
 public final class JitdiMetrics {
@@ -257,5 +259,40 @@ public final class JitdiMetrics {
   /** Registers a gauge read from a supplier at scrape time. */
   public void gauge(String name, String description, Supplier<Number> value) {
     Gauge.builder(name, value).description(description).register(registry);
+  }
+
+  /** What a request to the shared bucket did. */
+  public enum BucketOp { head, get, put, upload_part, complete, abort, list, check }
+
+  /**
+   * Counts one request to the shared bucket.
+   *
+   * @param outcome {@code ok}, {@code missing} (404), {@code denied} (403) or {@code error}
+   */
+  public void bucketRequest(BucketOp op, String outcome) {
+    counters.computeIfAbsent("bq|" + op + "|" + outcome, k -> Counter.builder("jitdi.bucket.requests")
+        .description("Requests to the shared bucket by operation and outcome").tag("op", op.name())
+        .tag("outcome", outcome).register(registry)).increment();
+  }
+
+  /** A counter of bytes read from ({@code read}) or written to ({@code write}) the shared bucket. */
+  public Counter bucketBytes(String direction) {
+    return counters.computeIfAbsent("bb|" + direction, k -> Counter.builder("jitdi.bucket.bytes")
+        .description("Blob and record bytes moved to and from the shared bucket").tag("direction", direction)
+        .register(registry));
+  }
+
+  /** Counts a blob GET answered with a redirect to a presigned bucket URL. */
+  public void bucketRedirect() {
+    counters.computeIfAbsent("br", k -> Counter.builder("jitdi.bucket.redirects")
+        .description("Blob GETs answered with a 307 to a presigned bucket URL").register(registry)).increment();
+  }
+
+  /** Registers the bucket meters at zero, so dashboards show them before the first request. */
+  public void registerBucket() {
+    bucketBytes("read");
+    bucketBytes("write");
+    counters.computeIfAbsent("br", k -> Counter.builder("jitdi.bucket.redirects")
+        .description("Blob GETs answered with a 307 to a presigned bucket URL").register(registry));
   }
 }

@@ -46,9 +46,12 @@ final class AdminEndpoint {
 
   /** 200 while the index is open and the cache directory takes writes; 503 otherwise. */
   Future<Void> readyz(Exchange exchange) {
-    return cache.blobs().io().call(cache::ready).compose(ready -> ready ? exchange.json(200, "{\"status\":\"ready\"}")
-        : Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
-            "not ready: the index is closed or the cache directory is not writable")));
+    return cache.blobs().io().call(cache::ready).compose(ready -> !ready
+        ? Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
+            "not ready: the index is closed or the cache directory is not writable"))
+        : cache.bucketProblem().compose(problem -> problem.isEmpty() ? exchange.json(200, "{\"status\":\"ready\"}")
+            : Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
+                "not ready: " + problem.get()))));
   }
 
   Future<Void> builds(Exchange exchange) {

@@ -9,7 +9,8 @@ import io.vertx.core.http.HttpServerResponse;
 
 /**
  * {@code GET|HEAD /v2/<name>/blobs/<digest>}: the blob service answers, the {@link BlobResponder} sends. A HEAD gives
- * the size without fetching the blob.
+ * the size without fetching the blob. With a shared bucket in redirect mode, a GET of a blob the bucket holds is a
+ * {@code 307} to a presigned URL, so its bytes flow from the object store.
  */
 final class BlobEndpoint {
   private final UpstreamRouter router;
@@ -34,9 +35,17 @@ final class BlobEndpoint {
         return response.setStatusCode(200).end();
       });
     }
-    return blobs.get(route.upstream(), route.name(), digest).map(body -> {
-      responder.send(exchange, body);
-      return null;
+    return blobs.redirect(digest).compose(redirect -> {
+      if (redirect.isPresent()) {
+        HttpServerResponse response = exchange.response();
+        BlobResponder.blobHeaders(response, digest);
+        return response.setStatusCode(307).putHeader("Location", redirect.get().toString())
+            .putHeader("Content-Length", "0").end();
+      }
+      return blobs.get(route.upstream(), route.name(), digest).map(body -> {
+        responder.send(exchange, body);
+        return null;
+      });
     });
   }
 }

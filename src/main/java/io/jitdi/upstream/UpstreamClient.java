@@ -160,25 +160,43 @@ public final class UpstreamClient {
       headers.set("Range", "bytes=" + offset + "-");
     }
     AtomicReference<UpstreamBody> tapped = new AtomicReference<>();
-    return send(HttpMethod.GET, repo, "blobs/" + digest, headers, "blob", tapped).compose(response -> {
-      int status = response.statusCode();
-      boolean whole = status == 200 && offset == 0;
-      boolean resumed = status == 206 && offset > 0
-          && ContentRange.start(response.getHeader("Content-Range")) == offset;
-      if (whole || resumed) {
-        return Future.succeededFuture(body(response, tapped.get()));
-      }
-      if (status == 200 || status == 206) {
-        response.request().reset();
-        return Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 502, "upstream " + key()
-            + " did not resume blob " + digest + " at byte " + offset));
-      }
-      return UpstreamErrors.of(key(), UpstreamErrors.Subject.blob, response).compose(Future::failedFuture);
-    });
+    return send(HttpMethod.GET, repo, "blobs/" + digest, headers, "blob", tapped).compose(response ->
+        blobBody(response, tapped.get(), offset, "upstream " + key(), digest, config.idleTimeout().toMillis())
+            .recover(e -> e instanceof NotABlobAnswer ? UpstreamErrors.of(key(), UpstreamErrors.Subject.blob, response)
+                .compose(Future::failedFuture) : Future.failedFuture(e)));
+  }
+
+  /** A response that is neither 200 nor 206: the caller maps it. */
+  static final class NotABlobAnswer extends RuntimeException {
+    NotABlobAnswer() {
+      super(null, null, false, false);
+    }
+  }
+
+  /**
+   * The body of a blob response that starts at {@code offset}: 200 (only when {@code offset} is 0) or 206 starting
+   * exactly there, read as Netty buffers where {@code tapped} diverted them. A 2xx that starts elsewhere is reset and
+   * fails with 502; another status fails with {@link NotABlobAnswer}, the response left for the caller to map.
+   */
+  static Future<UpstreamBody> blobBody(HttpClientResponse response, UpstreamBody tapped, long offset, String who,
+      Digest digest, long idleMillis) {
+    int status = response.statusCode();
+    boolean whole = status == 200 && offset == 0;
+    boolean resumed = status == 206 && offset > 0
+        && ContentRange.start(response.getHeader("Content-Range")) == offset;
+    if (whole || resumed) {
+      return Future.succeededFuture(body(response, tapped, idleMillis));
+    }
+    if (status == 200 || status == 206) {
+      response.request().reset();
+      return Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 502, who
+          + " did not resume blob " + digest + " at byte " + offset));
+    }
+    return Future.failedFuture(new NotABlobAnswer());
   }
 
   /** The body of a 2xx blob response: the tapped one, or one fed from the Vert.x response where no tap fit. */
-  private UpstreamBody body(HttpClientResponse response, UpstreamBody tapped) {
+  private static UpstreamBody body(HttpClientResponse response, UpstreamBody tapped, long idleMillis) {
     if (tapped != null && tapped.diverted()) {
       // Vert.x only sees the head and an empty end; let it finish the exchange so the connection is pooled again
       response.handler(ignored -> { });
@@ -186,7 +204,7 @@ public final class UpstreamClient {
       response.resume();
       return tapped;
     }
-    UpstreamBody fed = new UpstreamBody(config.idleTimeout().toMillis());
+    UpstreamBody fed = new UpstreamBody(idleMillis);
     fed.feedFrom(response, io.vertx.core.Vertx.currentContext());
     return fed;
   }

@@ -12,6 +12,7 @@ import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.PoolOptions;
 import java.net.InetAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,6 +56,7 @@ public final class UpstreamRouter {
   private final Map<String, UpstreamClient> upstreams;
   private final Set<String> jitRegistries;
   private final UpstreamClient defaultUpstream;
+  private PresignedFetch presigned;
 
   /** Body chunks of up to this size (Netty's default is 8 KiB): each chunk is a trip through the fill's lanes. */
   static final int MAX_CHUNK = 256 * 1024;
@@ -91,7 +93,18 @@ public final class UpstreamRouter {
     }
     Set<String> jitRegistries = new TreeSet<>(ruleRegistries);
     jitRegistries.removeAll(upstreams.keySet());
-    return new UpstreamRouter(upstreams, defaultKey, jitRegistries);
+    UpstreamRouter router = new UpstreamRouter(upstreams, defaultKey, jitRegistries);
+    router.presigned = new PresignedFetch(http, PRESIGNED_CONNECT_TIMEOUT, PRESIGNED_IDLE_TIMEOUT);
+    return router;
+  }
+
+  /** Timeouts of fetches from presigned object-store URLs. */
+  static final Duration PRESIGNED_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  static final Duration PRESIGNED_IDLE_TIMEOUT = Duration.ofSeconds(60);
+
+  /** Fetches blobs from presigned object-store URLs on the upstreams' HTTP client; null when not {@link #connect}ed. */
+  public PresignedFetch presigned() {
+    return presigned;
   }
 
   public UpstreamRouter(Map<String, UpstreamClient> upstreams, String defaultKey) {

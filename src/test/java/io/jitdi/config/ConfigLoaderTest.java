@@ -27,7 +27,11 @@ class ConfigLoaderTest {
   }
 
   private ConfigException error(String yaml) {
-    return assertThrows(ConfigException.class, () -> load(yaml, Map.of()));
+    return error(yaml, Map.of());
+  }
+
+  private ConfigException error(String yaml, Map<String, String> env) {
+    return assertThrows(ConfigException.class, () -> load(yaml, env));
   }
 
   private static final String VALID = """
@@ -46,6 +50,58 @@ class ConfigLoaderTest {
           url: https://ghcr.io
       defaultUpstream: docker.io
       """;
+
+  static final String S3 = """
+      cache:
+        dir: /var/cache/jitdi
+        maxSize: 1TiB
+        store:
+          s3:
+            endpoint: http://minio.storage:9000
+            bucket: jitdi
+            prefix: cluster-a
+            pathStyle: true
+            accessKeyId: ${S3_ACCESS_KEY_ID}
+            secretAccessKey: ${S3_SECRET_ACCESS_KEY}
+            redirect: true
+            redirectTtl: 2m
+      upstreams: {docker.io: {url: https://registry-1.docker.io}}
+      """;
+
+  @Test
+  void readsTheSharedBucket() throws IOException {
+    S3StoreConfig s3 = load(S3, Map.of("S3_ACCESS_KEY_ID", "AKIA1", "S3_SECRET_ACCESS_KEY", "secret")).cache().s3()
+        .orElseThrow();
+    assertEquals(java.net.URI.create("http://minio.storage:9000"), s3.endpoint().orElseThrow());
+    assertEquals("us-east-1", s3.region());
+    assertEquals("jitdi", s3.bucket());
+    assertEquals("cluster-a/", s3.prefix(), "a prefix is a folder");
+    assertTrue(s3.pathStyle() && s3.redirect());
+    assertEquals(Duration.ofMinutes(2), s3.redirectTtl());
+    assertEquals("AKIA1", s3.accessKeyId().orElseThrow());
+    assertTrue(load("""
+        cache: {dir: /var/cache/jitdi, maxSize: 1TiB}
+        upstreams: {docker.io: {url: https://registry-1.docker.io}}
+        """, Map.of()).cache().s3().isEmpty(), "without store: the local disk only");
+  }
+
+  @Test
+  void aBadBucketSettingNamesFileLineAndFix() {
+    Map<String, String> env = Map.of("S3_ACCESS_KEY_ID", "AKIA1", "S3_SECRET_ACCESS_KEY", "secret");
+    ConfigException name = error(S3.replace("bucket: jitdi", "bucket: Jitdi_Models"), env);
+    assertEquals(7, name.line());
+    assertTrue(name.getMessage().contains("cache.store.s3.bucket") && name.getMessage().contains("lowercase"),
+        name.getMessage());
+    ConfigException half = error(S3.replace("      secretAccessKey: ${S3_SECRET_ACCESS_KEY}\n", ""), env);
+    assertTrue(half.getMessage().contains("set both accessKeyId and secretAccessKey"), half.getMessage());
+    assertEquals(10, half.line());
+    ConfigException ttl = error(S3.replace("redirectTtl: 2m", "redirectTtl: 30d"), env);
+    assertTrue(ttl.getMessage().contains("between 10s and 7d"), ttl.getMessage());
+    ConfigException path = error(S3.replace("minio.storage:9000", "minio.storage:9000/jitdi"), env);
+    assertTrue(path.getMessage().contains("has a path"), path.getMessage());
+    ConfigException unknown = error(S3.replace("pathStyle:", "pathstyle:"), env);
+    assertTrue(unknown.getMessage().contains("did you mean 'pathStyle'"), unknown.getMessage());
+  }
 
   @Test
   void readsTheDocumentedKeys() throws IOException {

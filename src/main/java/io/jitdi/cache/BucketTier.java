@@ -1,0 +1,240 @@
+package io.jitdi.cache;
+
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.jitdi.bucket.Bucket;
+import io.jitdi.bucket.BucketException;
+import io.jitdi.concurrent.Io;
+import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.oci.Digest;
+import io.jitdi.oci.ErrorCode;
+import io.jitdi.oci.RegistryException;
+import io.jitdi.stream.Growth;
+import io.jitdi.upstream.PresignedFetch;
+import io.vertx.core.Future;
+import java.net.URI;
+import java.nio.channels.FileChannel;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The shared bucket as the cache uses it: the tier behind the local disk that every replica of a central tier reads
+ * and writes.
+ *
+ * <p>Contract:
+ * <ul>
+ *   <li>A blob goes into the bucket while it is filled from an upstream: its parts are uploaded as the fill's file
+ *       grows, and the multipart upload is completed only once the fill verified the digest and size (aborted
+ *       otherwise). A blob smaller than a part is put in one request after verification.</li>
+ *   <li>Uploads under way are recorded in the index; {@link #start()} aborts the ones a crash left, and any upload
+ *       under the prefix older than {@link #ABANDONED}.</li>
+ *   <li>A local miss that the bucket has is filled from the bucket, verified like any fill, and not uploaded
+ *       again.</li>
+ *   <li>When the store cannot be reached, blobs on the local disk are still served; a miss fails with 503 and
+ *       {@code Retry-After}, so the replicas do not each fetch from the upstream what the bucket may already hold.</li>
+ * </ul>
+ */
+public final class BucketTier {
+  private static final Logger LOG = LoggerFactory.getLogger(BucketTier.class);
+  /** An upload under the prefix started this long ago belongs to nobody any more. */
+  static final Duration ABANDONED = Duration.ofHours(24);
+  static final Duration RETRY_AFTER = Duration.ofSeconds(10);
+
+  private final Bucket bucket;
+  private final PresignedFetch fetch;
+  private final MetadataStore index;
+  private final Io io;
+  private final JitdiMetrics metrics;
+  /** Digests known to be in the bucket; objects under a digest key never change, so a hit is trusted for a while. */
+  private final ConcurrentMap<Digest, Long> present = Caffeine.newBuilder().maximumSize(100_000)
+      .expireAfterWrite(Duration.ofMinutes(10)).<Digest, Long>build().asMap();
+  private final AtomicReference<String> health = new AtomicReference<>("not checked yet");
+
+  BucketTier(Bucket bucket, PresignedFetch fetch, MetadataStore index, Io io, JitdiMetrics metrics) {
+    this.bucket = bucket;
+    this.fetch = fetch;
+    this.index = index;
+    this.io = io;
+    this.metrics = metrics;
+  }
+
+  /** Checks the bucket and aborts the uploads a crash left; logs what is wrong and how to fix it. */
+  Future<Void> start() {
+    return check().compose(v -> io.call(index::uploads))
+        .compose(ids -> bucket.abortUploads(new HashSet<>(ids), ABANDONED).compose(aborted -> io.run(() -> {
+          ids.forEach(index::deleteUpload);
+          if (aborted > 0) {
+            LOG.info("bucket {}: aborted {} incomplete uploads left by a crash or abandoned", bucket.config(),
+                aborted);
+          }
+        })))
+        .onFailure(e -> LOG.warn("bucket {}: {}", bucket.config(), e.getMessage()));
+  }
+
+  /** Asks the store whether the bucket is there and takes the credentials; {@link #problem()} says the outcome. */
+  Future<Void> check() {
+    return bucket.check().onSuccess(v -> health.set(null)).onFailure(e -> health.set(e.getMessage()));
+  }
+
+  /** What is wrong with the bucket as last seen, or null when it answered. */
+  public String problem() {
+    return health.get();
+  }
+
+  public boolean redirects() {
+    return bucket.config().redirect();
+  }
+
+  /** The size of the bucket's copy of {@code digest}; empty when it has none. Fails with 503 when unreachable. */
+  Future<OptionalLong> size(Digest digest) {
+    Long known = present.get(digest);
+    if (known != null) {
+      return Future.succeededFuture(OptionalLong.of(known));
+    }
+    return bucket.blobSize(digest).onSuccess(size -> size.ifPresent(n -> present.put(digest, n)))
+        .recover(e -> Future.failedFuture(unavailable(e)));
+  }
+
+  /** A URL that reads {@code digest} from the bucket without credentials, valid for the configured TTL. */
+  URI presigned(Digest digest) {
+    return bucket.presignedBlob(digest, bucket.config().redirectTtl());
+  }
+
+  /** A fill source that reads {@code digest} from the bucket. */
+  FillSource source(Digest digest) {
+    return FillSource.bucket(fetch, () -> presigned(digest), digest);
+  }
+
+  /**
+   * Uploads a blob being filled: parts follow {@code growth}, and the object is completed only once growth is
+   * verified. Closes {@code reader} when done. Failures are logged and leave the blob local only.
+   *
+   * @param size the blob's size, -1 when not known yet
+   */
+  void mirror(Digest digest, long size, Growth growth, Future<FileChannel> reader) {
+    reader.compose(channel -> upload(digest, size, growth, channel)
+            .eventually(() -> io.run(channel::close)))
+        .onSuccess(v -> LOG.info("blob {} is in bucket {}", digest, bucket.config()))
+        .onFailure(e -> {
+          if (growth.verified().failed()) {
+            LOG.debug("upload of {} abandoned with its fill", digest);
+          } else {
+            LOG.warn("blob {} was not written to bucket {}; it stays in the local cache only: {}", digest,
+                bucket.config(), e.getMessage());
+          }
+        });
+  }
+
+  private Future<Void> upload(Digest digest, long size, Growth growth, FileChannel channel) {
+    long part = Bucket.partSize(size);
+    if (size >= 0 && size < part) {
+      return growth.verified().compose(v -> bucket.putBlob(digest, channel, size))
+          .onSuccess(v -> present.put(digest, size));
+    }
+    return bucket.startUpload(digest).compose(upload -> io.run(() -> index.putUpload(upload.uploadId(), digest
+            .toString()))
+        .compose(v -> parts(upload, channel, growth, part, 0))
+        .compose(total -> {
+          if (upload.parts() == 0) {
+            // a blob of unknown size that turned out smaller than a part
+            return upload.abort().compose(v -> bucket.putBlob(digest, channel, total)).map(total);
+          }
+          return upload.complete().map(total);
+        })
+        .onSuccess(total -> present.put(digest, total))
+        .recover(e -> upload.abort().transform(ignored -> Future.<Long>failedFuture(e)))
+        .eventually(() -> io.run(() -> index.deleteUpload(upload.uploadId())))
+        .mapEmpty());
+  }
+
+  /** Uploads parts from {@code offset} on as the file grows; gives the blob's size once all parts but none remain. */
+  private Future<Long> parts(Bucket.Upload upload, FileChannel channel, Growth growth, long part, long offset) {
+    return growth.awaitBeyond(offset + part - 1).compose(v -> {
+      boolean last = growth.verified().succeeded();
+      long available = growth.readable() - offset;
+      if (!last || available > part) {
+        return upload.part(channel, offset, part).compose(sent -> parts(upload, channel, growth, part,
+            offset + part));
+      }
+      if (available == part || (available > 0 && upload.parts() > 0)) {
+        return upload.part(channel, offset, available).map(offset + available);
+      }
+      return Future.succeededFuture(offset + available);
+    });
+  }
+
+  /**
+   * Publishes a blob jitdi built (a JIT layer or config) before its image is answered, so other replicas find it
+   * here rather than build it again. Blocking, on the build's thread.
+   */
+  BlobStore.BuiltBlobs builtBlobs() {
+    return (digest, content, size) -> {
+      if (present.containsKey(digest) || bucket.blobSizeNow(digest).isPresent()) {
+        return;
+      }
+      long part = Bucket.partSize(size);
+      if (size < part) {
+        bucket.putBlobNow(digest, content, size);
+      } else {
+        Bucket.Upload upload = bucket.startUploadNow(digest);
+        index.putUpload(upload.uploadId(), digest.toString());
+        try {
+          for (long offset = 0; offset < size; offset += part) {
+            upload.partNow(content, offset, Math.min(part, size - offset));
+          }
+          upload.completeNow();
+        } catch (RuntimeException e) {
+          upload.abortNow();
+          throw e;
+        } finally {
+          index.deleteUpload(upload.uploadId());
+        }
+      }
+      present.put(digest, size);
+    };
+  }
+
+  /** Tag answers, manifests and JIT records shared through the bucket (blocking, on the IO pool). */
+  MetadataStore.SharedRecords records() {
+    return new MetadataStore.SharedRecords() {
+      @Override
+      public Optional<byte[]> read(String name) {
+        try {
+          return bucket.readNow(name);
+        } catch (BucketException e) {
+          LOG.warn("record {} not read from bucket {}: {}", name, bucket.config(), e.getMessage());
+          return Optional.empty();
+        }
+      }
+
+      @Override
+      public void write(String name, byte[] value) {
+        try {
+          bucket.writeNow(name, value);
+        } catch (BucketException e) {
+          LOG.warn("record {} not written to bucket {}; it stays local: {}", name, bucket.config(),
+              e.getMessage());
+        }
+      }
+    };
+  }
+
+  void redirected() {
+    metrics.bucketRedirect();
+  }
+
+  private static Throwable unavailable(Throwable e) {
+    if (!(e instanceof BucketException)) {
+      return e;
+    }
+    return new RegistryException(ErrorCode.UNAVAILABLE, 503, "the shared bucket cannot be read (" + e.getMessage()
+        + "); blobs not on this replica's disk are served again once it answers", Map.of(), RETRY_AFTER, e);
+  }
+
+}

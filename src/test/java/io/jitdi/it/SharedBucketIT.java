@@ -1,0 +1,310 @@
+package io.jitdi.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jitdi.oci.Digest;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A central replica with a shared bucket on a real S3 server (S3Proxy, its own process), in front of a real
+ * docker-registry behind a counting relay. Each test pushes its own content (its own repository and seed) and reads
+ * only the evidence about it: the bucket's keys for its digests, the relay's requests for its repository.
+ */
+class SharedBucketIT {
+  static final String BUCKET = "jitdi-it";
+  static final long LAYER = 40L << 20;
+
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
+  static S3Proxy s3;
+  static DockerRegistry upstream;
+  static FaultRelay toUpstream;
+
+  @BeforeAll
+  static void start() {
+    Tools.require();
+    s3 = S3Proxy.start(dir.resolve("s3"));
+    s3.createBucket(BUCKET);
+    upstream = DockerRegistry.start(dir.resolve("upstream"));
+    toUpstream = FaultRelay.to(upstream.port());
+  }
+
+  @AfterAll
+  static void stop() {
+    Tools.closeAll(toUpstream, upstream, s3);
+  }
+
+  static String replica(String storeEndpoint, String extra) {
+    return """
+        server: {listen: 127.0.0.1:PORT}
+        cache:
+          dir: CACHE_DIR
+          maxSize: 1GiB
+          manifestTtl: 5m
+        %s
+        upstreams:
+          docker.io: {url: "%s", idleTimeout: 10s}
+        defaultUpstream: docker.io
+        """.formatted(S3Proxy.storeConfig(storeEndpoint, BUCKET, extra).stripTrailing(), toUpstream.url());
+  }
+
+  static String blobKey(Digest digest) {
+    return "blobs/sha256/" + digest.hex();
+  }
+
+  static void awaitKey(Digest digest) {
+    await("bucket object for " + digest, () -> s3.keys(BUCKET).contains(blobKey(digest)));
+  }
+
+  static void await(String what, java.util.function.BooleanSupplier condition) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what);
+      }
+      try {
+        Thread.sleep(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
+  }
+
+  static List<String> uploadsOf(Digest digest) {
+    return s3.incompleteUploads(BUCKET).stream().filter(u -> u.startsWith(blobKey(digest) + " ")).toList();
+  }
+
+  /** Whether {@code jitdi}'s cache holds {@code digest} as a committed blob. */
+  static boolean cached(Jitdi jitdi, Digest digest) {
+    return Files.exists(jitdi.cacheDir().resolve("blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex()));
+  }
+
+  static void skopeoCopy(Jitdi from, String image, Path into) {
+    Proc.run(Duration.ofMinutes(3), List.of("skopeo", "copy", "--src-tls-verify=false",
+        "docker://" + from.hostPort() + "/" + image, "oci:" + into + ":latest"));
+  }
+
+  @Test
+  void aFilledImageIsInTheBucketVerifiedAndAFreshReplicaServesItWithoutTheUpstream() throws Exception {
+    Images.Pushed app = Images.pushRandomImage(upstream, dir, "shared/app", "v1", LAYER, 11);
+    try (Jitdi first = Jitdi.start(dir.resolve("first"), replica(s3.url(), ""))) {
+      skopeoCopy(first, "shared/app:v1", dir.resolve("pulled-first"));
+      awaitKey(app.layer());
+      awaitKey(app.config());
+    }
+    assertEquals(app.layer(), Digest.sha256Of(s3.read(BUCKET, blobKey(app.layer()))),
+        "the bucket's object holds exactly the verified bytes");
+    assertEquals(List.of(), uploadsOf(app.layer()), "no upload is left incomplete");
+    long upstreamRequests = toUpstream.requests("GET", "/v2/shared/app/") + toUpstream.requests("HEAD",
+        "/v2/shared/app/");
+
+    try (Jitdi fresh = Jitdi.start(dir.resolve("fresh"), replica(s3.url(), ""))) {
+      skopeoCopy(fresh, "shared/app:v1", dir.resolve("pulled-fresh"));
+      assertTrue(cached(fresh, app.layer()), "the fresh replica holds the layer");
+      assertEquals(upstreamRequests, toUpstream.requests("GET", "/v2/shared/app/") + toUpstream.requests("HEAD",
+          "/v2/shared/app/"), "the fresh replica answered the tag, manifest and blobs from the bucket alone");
+      assertTrue(fresh.log().contains("from bucket"), "its fill came from the bucket");
+    }
+  }
+
+  @Test
+  void aBlobWhoseDigestDoesNotMatchNeverAppearsInTheBucket() throws Exception {
+    Path file = dir.resolve("flipped");
+    Digest digest = Images.randomFile(file, LAYER, 12);
+    upstream.pushBlobFile("shared/flipped", file, digest);
+    try (Jitdi replica = Jitdi.start(dir.resolve("flip"), replica(s3.url(), ""))) {
+      toUpstream.flipBodyByteOfNextGet("/blobs/" + digest, 33L << 20);
+      Http.Streamed got = Http.stream(replica.url() + "/v2/shared/flipped/blobs/" + digest);
+      assertTrue(got.broken(), "the client's transfer is cut, not completed");
+      await("the fill to fail", () -> replica.log().contains("rejected"));
+      await("the upload to be aborted", () -> replica.metrics().valueOrZero("jitdi_bucket_requests_total",
+          "op", "abort", "outcome", "ok") >= 1);
+      assertEquals(List.of(), uploadsOf(digest), "no upload left");
+      assertEquals(0, replica.metrics().valueOrZero("jitdi_bucket_requests_total", "op", "complete"),
+          "no upload completed");
+      assertFalse(s3.keys(BUCKET).contains(blobKey(digest)), "no object under the digest's key");
+
+      Http.Streamed again = Http.stream(replica.url() + "/v2/shared/flipped/blobs/" + digest);
+      assertEquals(digest, again.digest(), "fetched again without the fault, it is served whole");
+      awaitKey(digest);
+      assertEquals(digest, Digest.sha256Of(s3.read(BUCKET, blobKey(digest))));
+    }
+  }
+
+  @Test
+  void inRedirectModeBlobBytesComeFromTheStoreAndAreStillVerified() throws Exception {
+    Images.Pushed app = Images.pushRandomImage(upstream, dir, "shared/redirect", "v1", LAYER, 13);
+    try (FaultRelay toStore = FaultRelay.to(s3.port());
+        Jitdi replica = Jitdi.start(dir.resolve("redirecting"), replica(toStore.url(), "      redirect: true\n"));
+        FaultRelay toReplica = FaultRelay.to(replica.port())) {
+      String nodeConfig = """
+          server: {listen: 127.0.0.1:PORT}
+          cache: {dir: CACHE_DIR, maxSize: 1GiB}
+          upstreams:
+            docker.io: {url: "%s"}
+          defaultUpstream: docker.io
+          """.formatted(toReplica.url());
+      // the first node's pull fills the replica (and the bucket) from the upstream
+      try (Jitdi warm = Jitdi.start(dir.resolve("node-warm"), nodeConfig)) {
+        skopeoCopy(warm, "shared/redirect:v1", dir.resolve("pulled-warm"));
+      }
+      awaitKey(app.layer());
+
+      String blobPath = "/v2/shared/redirect/blobs/" + app.layer();
+      Http.Text answer = Http.get(replica.url() + blobPath);
+      assertEquals(307, answer.status(), "a blob in the bucket is redirected");
+      assertTrue(answer.header("Location").startsWith(toStore.url() + "/" + BUCKET + "/"), answer.header("Location"));
+
+      long replicaBytes = toReplica.bytesRelayed();
+      long storeBytes = toStore.bytesRelayedFor("/" + BUCKET + "/" + blobKey(app.layer()));
+      try (Jitdi node = Jitdi.start(dir.resolve("node-redirected"), nodeConfig)) {
+        skopeoCopy(node, "shared/redirect:v1", dir.resolve("pulled-redirected"));
+        assertTrue(cached(node, app.layer()), "the node holds the layer");
+      }
+      long fromReplica = toReplica.bytesRelayed() - replicaBytes;
+      long fromStore = toStore.bytesRelayedFor("/" + BUCKET + "/" + blobKey(app.layer())) - storeBytes;
+      assertTrue(fromReplica < 1 << 20, "node <- replica: manifests and redirects only, " + fromReplica + " bytes");
+      assertTrue(fromStore >= LAYER, "the layer came from the store: " + fromStore + " bytes");
+
+      toStore.flipBodyByteOfNextGet(blobKey(app.layer()), 20L << 20);
+      try (Jitdi node = Jitdi.start(dir.resolve("node-flipped"), nodeConfig)) {
+        Http.Streamed got = Http.stream(node.url() + blobPath);
+        assertTrue(got.broken(), "a flipped byte between the store and the node is rejected");
+        assertFalse(cached(node, app.layer()), "and not cached");
+      }
+
+      // clients that talk to the replica directly follow the redirect
+      long storeBefore = toStore.bytesRelayedFor("/" + BUCKET + "/" + blobKey(app.layer()));
+      skopeoCopy(replica, "shared/redirect:v1", dir.resolve("pulled-direct"));
+      assertTrue(toStore.bytesRelayedFor("/" + BUCKET + "/" + blobKey(app.layer())) - storeBefore >= LAYER,
+          "skopeo followed the redirect to the store");
+    }
+  }
+
+  @Test
+  void wrongCredentialsOrAMissingBucketMakeTheReplicaUnreadyWithTheFix() {
+    String wrong = replica(s3.url(), "").replace(S3Proxy.SECRET_KEY, "not-the-secret");
+    try (Jitdi replica = Jitdi.startWithReadiness(dir.resolve("wrong-secret"), wrong, j -> answers(j))) {
+      Http.Text ready = Http.get(replica.url() + "/readyz");
+      assertEquals(503, ready.status());
+      assertTrue(ready.body().contains("credentials"), ready.body());
+      assertTrue(replica.log().contains("secretAccessKey"), "the log names the setting to fix");
+    }
+    String missing = replica(s3.url(), "").replace("bucket: " + BUCKET, "bucket: no-such-bucket");
+    try (Jitdi replica = Jitdi.startWithReadiness(dir.resolve("no-bucket"), missing, j -> answers(j))) {
+      Http.Text ready = Http.get(replica.url() + "/readyz");
+      assertEquals(503, ready.status());
+      assertTrue(ready.body().contains("no-such-bucket does not exist"), ready.body());
+    }
+  }
+
+  static boolean answers(Jitdi jitdi) {
+    try {
+      return Http.get(jitdi.url() + "/healthz").status() == 200;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  @Test
+  void whenTheStoreIsUnreachableLocalBlobsAreServedAndOthersGet503WithRetryAfter() throws Exception {
+    Path local = dir.resolve("local-blob");
+    Digest cached = Images.randomFile(local, 1 << 20, 14);
+    upstream.pushBlobFile("shared/down", local, cached);
+    Path other = dir.resolve("other-blob");
+    Digest notCached = Images.randomFile(other, 1 << 20, 15);
+    upstream.pushBlobFile("shared/down", other, notCached);
+    FaultRelay toStore = FaultRelay.to(s3.port());
+    try (Jitdi replica = Jitdi.start(dir.resolve("store-down"), replica(toStore.url(), ""))) {
+      assertEquals(cached, Http.stream(replica.url() + "/v2/shared/down/blobs/" + cached).digest());
+      toStore.close();
+      Http.Streamed hit = Http.stream(replica.url() + "/v2/shared/down/blobs/" + cached);
+      assertEquals(200, hit.status());
+      assertEquals(cached, hit.digest(), "a blob on the local disk is still served");
+      Http.Text miss = Http.get(replica.url() + "/v2/shared/down/blobs/" + notCached);
+      assertEquals(503, miss.status(), miss.body());
+      assertTrue(miss.header("Retry-After") != null, "with Retry-After");
+      assertTrue(miss.body().contains("UNAVAILABLE"), miss.body());
+      assertEquals(503, Http.get(replica.url() + "/readyz").status());
+    } finally {
+      toStore.close();
+    }
+  }
+
+  @Test
+  void aReplicaKilledMidUploadLeavesNoIncompleteUploadAfterItsRestart() throws Exception {
+    Path file = dir.resolve("killed-blob");
+    Digest digest = Images.randomFile(file, 96L << 20, 16);
+    upstream.pushBlobFile("shared/killed", file, digest);
+    try (FaultRelay slow = FaultRelay.to(upstream.port()).throttle(8L << 20);
+        Jitdi replica = Jitdi.start(dir.resolve("killed"), replica(s3.url(), "").replace(toUpstream.url(),
+            slow.url()))) {
+      Thread client = new Thread(() -> Http.stream(replica.url() + "/v2/shared/killed/blobs/" + digest));
+      client.start();
+      await("an upload under way", () -> !uploadsOf(digest).isEmpty());
+      replica.kill9();
+      client.join(30_000);
+      assertFalse(s3.keys(BUCKET).contains(blobKey(digest)), "nothing under the key of an unverified blob");
+      assertFalse(uploadsOf(digest).isEmpty(), "the crash left its upload");
+      replica.startAgain();
+      await("the restart to abort it", () -> uploadsOf(digest).isEmpty());
+      assertFalse(s3.keys(BUCKET).contains(blobKey(digest)));
+    }
+  }
+
+  @Test
+  void containerdAndPodmanFollowARedirectingReplicaToTheStore() throws Exception {
+    Images.pushBusybox(upstream, "shared/bb", "1.0");
+    io.vertx.core.json.JsonObject manifest = new io.vertx.core.json.JsonObject(Http.get(upstream.url()
+        + "/v2/shared/bb/manifests/1.0", Map.of("Accept", "application/vnd.oci.image.manifest.v1+json")).body());
+    List<Digest> blobs = new java.util.ArrayList<>(List.of(Digest.parse(manifest.getJsonObject("config")
+        .getString("digest"))));
+    manifest.getJsonArray("layers").forEach(l -> blobs.add(Digest.parse(((io.vertx.core.json.JsonObject) l)
+        .getString("digest"))));
+    Digest layer = blobs.get(1);
+    String layerPath = "/" + BUCKET + "/" + blobKey(layer);
+    try (FaultRelay toStore = FaultRelay.to(s3.port());
+        Jitdi replica = Jitdi.start(dir.resolve("redirecting-to-clients"),
+            replica(toStore.url(), "      redirect: true\n"))) {
+      // the first pull fills the replica and the bucket; only then are there redirects to give
+      skopeoCopy(replica, "shared/bb:1.0", dir.resolve("pulled-bb"));
+      blobs.forEach(SharedBucketIT::awaitKey);
+
+      long before = toStore.bytesRelayedFor(layerPath);
+      try (Containerd containerd = Containerd.start(dir.resolve("containerd-redirect"))) {
+        containerd.mirror("docker.io", replica.url(), Ports.deadEnd());
+        containerd.pull("docker.io/shared/bb:1.0");
+      }
+      long afterContainerd = toStore.bytesRelayedFor(layerPath);
+      assertTrue(afterContainerd > before, "containerd fetched the layer from the store");
+
+      Path conf = dir.resolve("registries-redirect.conf");
+      Files.writeString(conf, """
+          [[registry]]
+          prefix = "docker.io"
+          location = "registry-1.docker.io"
+
+          [[registry.mirror]]
+          location = "%s/docker.io"
+          insecure = true
+          """.formatted(replica.hostPort()));
+      Proc.Result pulled = Proc.exec(Duration.ofMinutes(3), Map.of("CONTAINERS_REGISTRIES_CONF", conf.toString()),
+          List.of("podman", "--root", dir.resolve("podman-root").toString(), "--runroot",
+              dir.resolve("podman-run").toString(), "--storage-driver", "vfs", "pull", "docker.io/shared/bb:1.0"));
+      assertEquals(0, pulled.exit(), pulled.output());
+      assertTrue(toStore.bytesRelayedFor(layerPath) > afterContainerd, "podman fetched the layer from the store");
+    }
+  }
+}
