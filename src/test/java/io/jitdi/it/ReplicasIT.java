@@ -218,6 +218,52 @@ class ReplicasIT {
   }
 
   @Test
+  void aBlobCutWhenItsReplicaDiesResumesFromTheNextReplica() throws Exception {
+    Images.Pushed image = Images.pushRandomImage(registries.get(0), dir, "resume/model", "v1", 8L << 20, 400);
+    String layer = image.layer().toString();
+    Map<String, FaultRelay> relays = new TreeMap<>();
+    for (DockerRegistry registry : registries) {
+      FaultRelay relay = FaultRelay.to(registry.port());
+      relays.put("127.0.0.1:" + relay.port(), relay);
+    }
+    List<String> ids = new ArrayList<>(relays.keySet());
+    List<String> order = order(layer, ids);
+    FaultRelay owner = relays.get(order.get(0));
+    FaultRelay next = relays.get(order.get(1));
+    // the owner stops sending 1 MiB into the body; meanwhile it goes away
+    owner.onNextRequest("GET", "/blobs/" + layer, FaultRelay.Kind.STALL, 1 << 20, 20_000);
+    try (Jitdi node = Jitdi.start(dir.resolve("resume-node"), """
+        server: {listen: 127.0.0.1:PORT}
+        cache: {dir: CACHE_DIR, maxSize: 1GiB}
+        upstreams:
+          docker.io:
+            urls: [%s]
+        defaultUpstream: docker.io
+        """.formatted(String.join(", ", relays.values().stream().map(FaultRelay::url).toList())))) {
+      java.util.concurrent.CompletableFuture<Http.Streamed> pull = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> Http.stream(node.url() + "/v2/resume/model/blobs/" + layer));
+      long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+      while (owner.bytesRelayedFor("/blobs/" + layer) < 1 << 20 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertTrue(owner.bytesRelayedFor("/blobs/" + layer) >= 1 << 20, "the owner sent the first MiB");
+      owner.close();
+      Http.Streamed blob = pull.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertEquals(200, blob.status());
+      assertEquals(image.layer(), blob.digest(), "the whole blob, verified");
+      assertEquals(1, owner.requests("GET", "/blobs/" + layer));
+      assertEquals(1, next.requests("GET", "/blobs/" + layer), "resumed from the next replica: "
+          + next.requestLines());
+      assertTrue(next.bytesRelayedFor("/blobs/" + layer) < (8L << 20), "with Range, not from the start: "
+          + next.bytesRelayedFor("/blobs/" + layer));
+      assertTrue(node.metrics().value(COUNTER, "upstream", "docker.io", "replica", order.get(0), "outcome",
+          "error") >= 1, "the owner's failure is counted");
+    } finally {
+      Tools.closeAll(relays.values().toArray(AutoCloseable[]::new));
+    }
+  }
+
+  @Test
   void aHostNameWithSeveralAddressesIsOneReplicaPerAddress() throws Exception {
     Map<String, FaultRelay> relays = new TreeMap<>();
     try {
