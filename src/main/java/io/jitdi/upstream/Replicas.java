@@ -236,21 +236,29 @@ final class Replicas {
   }
 
   /**
-   * {@code replicas} ordered by falling weight for {@code key}: SHA-256 of the key, a 0 byte and the replica's
-   * identity, its first 8 bytes read as an unsigned number; ties (never seen in practice) by identity.
+   * {@code replicas} ordered by falling weight for {@code key}: SHA-256 of the key, a 0 byte and the replica's hash
+   * name, its first 8 bytes read as an unsigned number; ties (never seen in practice) by identity. The hash name is
+   * the host alone when every replica has a host of its own (the pods of a StatefulSet), so the shares do not move
+   * when the port changes; replicas that share a host are told apart by {@code host:port}.
    */
   static List<Replica> rendezvous(String key, List<Replica> replicas) {
     if (replicas.size() == 1) {
       return replicas;
     }
+    boolean ownHosts = replicas.stream().map(r -> host(r.id())).distinct().count() == replicas.size();
     Map<Replica, Long> weights = new LinkedHashMap<>();
     for (Replica r : replicas) {
-      weights.put(r, weight(key, r.id()));
+      weights.put(r, weight(key, ownHosts ? host(r.id()) : r.id()));
     }
     List<Replica> sorted = new ArrayList<>(replicas);
     sorted.sort(Comparator.<Replica, Long>comparing(weights::get, Long::compareUnsigned).reversed()
         .thenComparing(Replica::id));
     return sorted;
+  }
+
+  /** The host part of an identity {@code host:port} or {@code [v6]:port}. */
+  static String host(String id) {
+    return id.substring(0, id.lastIndexOf(':'));
   }
 
   /** The weight of replica {@code id} for {@code key}. */

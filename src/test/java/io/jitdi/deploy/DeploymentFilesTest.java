@@ -103,9 +103,14 @@ class DeploymentFilesTest {
 
   /** Loads the jitdi.yaml of a ConfigMap the way the jar does (--config on a file), rules included. */
   private JitdiConfig config(String configMap) throws IOException {
+    return config(configMap, Map.of());
+  }
+
+  /** The config in {@code configMap}, loaded by the real loader with {@code env} as the environment. */
+  private JitdiConfig config(String configMap, Map<String, String> env) throws IOException {
     String yaml = doc("ConfigMap", configMap).path("data").path("jitdi.yaml").asText();
     Path file = Files.writeString(tmp.resolve(configMap + ".yaml"), yaml);
-    JitdiConfig config = new ConfigLoader(Map.<String, String>of()::get).load(file);
+    JitdiConfig config = new ConfigLoader(env::get).load(file);
     RuleSet.compile(config.images(), config.upstreams().keySet(), config.jit());
     return config;
   }
@@ -180,31 +185,54 @@ class DeploymentFilesTest {
   }
 
   @Test
-  void theNodeTierForwardsJitNamesAndChosenRegistriesToTheCentralTier() throws IOException {
+  void theNodeTierSpreadsJitNamesAndChosenRegistriesOverTheCentralReplicas() throws IOException {
     JitdiConfig node = config("jitdi-node");
-    JitdiConfig central = config(volume(doc("Deployment", "jitdi-central"), "config").path("configMap").path("name")
-        .asText());
+    JsonNode central = doc("StatefulSet", "jitdi-central");
     JsonNode service = doc("Service", "jitdi-central");
-    String centralHost = "jitdi-central." + service.path("metadata").path("namespace").asText() + ".svc.cluster.local";
+    // the S3 keys come from the Secret, through the environment the config expands
+    Map<String, String> env = new java.util.HashMap<>();
+    JsonNode secret = doc("Secret", "jitdi-s3");
+    for (JsonNode variable : container(central, "jitdi").path("env")) {
+      JsonNode ref = variable.path("valueFrom").path("secretKeyRef");
+      assertEquals("jitdi-s3", ref.path("name").asText(), variable.toString());
+      assertTrue(secret.path("stringData").has(ref.path("key").asText()), "the Secret has " + ref);
+      env.put(variable.path("name").asText(), "from-secret");
+    }
+    JitdiConfig centralConfig = config(volume(central, "config").path("configMap").path("name").asText(), env);
+    var s3 = centralConfig.cache().s3().orElseThrow(() -> new AssertionError("the central tier has a bucket"));
+    assertEquals("from-secret", s3.accessKeyId().orElseThrow());
+    assertEquals("from-secret", s3.secretAccessKey().orElseThrow());
+
+    // a headless Service names each replica; the nodes list exactly those names
+    assertEquals("None", service.path("spec").path("clusterIP").asText(), "headless");
+    assertEquals(service.path("metadata").path("name").asText(), central.path("spec").path("serviceName").asText());
+    assertEquals(central.path("spec").path("selector").path("matchLabels"), service.path("spec").path("selector"));
+    int replicas = central.path("spec").path("replicas").asInt();
+    assertTrue(replicas >= 2, "several replicas: " + replicas);
+    int port = service.path("spec").path("ports").get(0).path("port").asInt();
+    assertEquals(centralConfig.server().listen().port(), port);
+    List<java.net.URI> expected = new ArrayList<>();
+    for (int i = 0; i < replicas; i++) {
+      expected.add(java.net.URI.create("http://jitdi-central-" + i + ".jitdi-central."
+          + service.path("metadata").path("namespace").asText() + ".svc.cluster.local:" + port));
+    }
     assertTrue(node.images().isEmpty(), "JIT rules live only on the central tier");
-    assertFalse(central.images().isEmpty());
+    assertFalse(centralConfig.images().isEmpty());
     var jit = node.upstreams().get("jit.local");
-    assertEquals(centralHost, jit.url().getHost());
+    assertEquals(expected, jit.urls(), "jit.local is spread over every replica");
     assertTrue(jit.sendNs(), "the central tier routes by ?ns=");
-    assertEquals(service.path("spec").path("ports").get(0).path("port").asInt(), jit.url().getPort());
-    assertEquals(central.server().listen().port(), jit.url().getPort());
     for (var upstream : node.upstreams().values()) {
-      if (upstream.url().getHost().equals(centralHost)) {
+      if (expected.contains(upstream.url())) {
+        assertEquals(expected, upstream.urls(), upstream.key() + " lists every replica");
         assertTrue(upstream.sendNs(), upstream.key() + " goes through the central tier with ?ns=");
-        assertTrue(upstream.key().equals("jit.local") || central.upstreams().containsKey(upstream.key()),
+        assertTrue(upstream.key().equals("jit.local") || centralConfig.upstreams().containsKey(upstream.key()),
             "the central tier knows " + upstream.key());
       }
     }
-    JsonNode deployment = doc("Deployment", "jitdi-central");
-    assertEquals(deployment.path("spec").path("selector").path("matchLabels"), service.path("spec").path("selector"));
-    assertEquals("Recreate", deployment.path("spec").path("strategy").path("type").asText(),
-        "never two pods on one RocksDB");
-    assertEquals(central.cache().dir().toString(), mountPath(container(deployment, "jitdi"), "cache"));
+    // each replica's hot tier is a volume of its own
+    assertEquals("cache", central.path("spec").path("volumeClaimTemplates").get(0).path("metadata").path("name")
+        .asText());
+    assertEquals(centralConfig.cache().dir().toString(), mountPath(container(central, "jitdi"), "cache"));
   }
 
   @Test
@@ -219,7 +247,7 @@ class DeploymentFilesTest {
     JsonNode nodeLabels = doc("DaemonSet", "jitdi-node").path("spec").path("template").path("metadata").path("labels");
     assertEquals(nodeLabels, doc("ServiceMonitor", "jitdi-node").path("spec").path("selector").path("matchLabels"));
     assertEquals(nodeLabels, doc("Service", "jitdi-node").path("spec").path("selector"));
-    JsonNode centralLabels = doc("Deployment", "jitdi-central").path("spec").path("template").path("metadata")
+    JsonNode centralLabels = doc("StatefulSet", "jitdi-central").path("spec").path("template").path("metadata")
         .path("labels");
     assertEquals(centralLabels, doc("PodMonitor", "jitdi-central").path("spec").path("selector").path("matchLabels"));
   }

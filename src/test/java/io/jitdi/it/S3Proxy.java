@@ -102,10 +102,13 @@ public final class S3Proxy implements AutoCloseable {
     admin.createBucket(b -> b.bucket(bucket));
   }
 
-  /** Every object key in {@code bucket} (multipart uploads in progress are not objects). */
+  /**
+   * Every object key in {@code bucket}. Left out: multipart uploads in progress, and the directory markers
+   * ({@code blobs/}) the filesystem backend lists once an upload under that directory was aborted.
+   */
   public List<String> keys(String bucket) {
     return admin.listObjectsV2Paginator(b -> b.bucket(bucket)).contents().stream().map(S3Object::key)
-        .filter(k -> !k.startsWith(".mpus-")).toList();
+        .filter(k -> !k.startsWith(".mpus-") && !k.endsWith("/")).toList();
   }
 
   /** The multipart uploads of {@code bucket} that were neither completed nor aborted. */

@@ -175,6 +175,8 @@ class SharedBucketIT {
       }
       long fromReplica = toReplica.bytesRelayed() - replicaBytes;
       long fromStore = toStore.bytesRelayedFor("/" + BUCKET + "/" + blobKey(app.layer())) - storeBytes;
+      System.out.println("SharedBucketIT: redirect mode, node <- replica " + fromReplica + " bytes, node <- store "
+          + fromStore + " bytes for a " + LAYER + "-byte layer");
       assertTrue(fromReplica < 1 << 20, "node <- replica: manifests and redirects only, " + fromReplica + " bytes");
       assertTrue(fromStore >= LAYER, "the layer came from the store: " + fromStore + " bytes");
 

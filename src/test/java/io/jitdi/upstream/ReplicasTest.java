@@ -14,6 +14,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -48,6 +49,20 @@ class ReplicasTest {
       owners.put(blobKey(i), replicas.order(blobKey(i)).get(0).id());
     }
     return owners;
+  }
+
+  @Test
+  void replicasWithHostsOfTheirOwnKeepTheirSharesWhenThePortChanges() {
+    List<URI> moved = urls(3).stream().map(u -> URI.create("http://" + u.getHost() + ":9000")).toList();
+    Map<String, String> before = owners(fixed(urls(3)));
+    Map<String, String> after = owners(fixed(moved));
+    for (Map.Entry<String, String> e : before.entrySet()) {
+      assertEquals(Replicas.host(e.getValue()), Replicas.host(after.get(e.getKey())), e.getKey());
+    }
+    // replicas on one host are told apart by their ports
+    List<URI> oneHost = List.of(URI.create("http://127.0.0.1:5001"), URI.create("http://127.0.0.1:5002"),
+        URI.create("http://127.0.0.1:5003"));
+    assertEquals(3, new HashSet<>(owners(fixed(oneHost)).values()).size(), "each port owns keys");
   }
 
   @Test
