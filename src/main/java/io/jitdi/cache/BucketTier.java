@@ -87,6 +87,12 @@ public final class BucketTier {
     return health.get();
   }
 
+  /** Where the bucket is, whether it redirects, and what was last wrong with it (null: nothing). */
+  io.vertx.core.json.JsonObject status() {
+    return new io.vertx.core.json.JsonObject().put("store", bucket.config().toString())
+        .put("redirect", bucket.config().redirect()).put("problem", health.get());
+  }
+
   public boolean redirects() {
     return bucket.config().redirect();
   }

@@ -119,6 +119,12 @@ public final class Cache implements AutoCloseable {
     return tier.check().transform(ar -> Future.succeededFuture(java.util.Optional.ofNullable(tier.problem())));
   }
 
+  /** The shared bucket for the status page: where it is, whether it redirects, what was last wrong with it. */
+  public java.util.Optional<io.vertx.core.json.JsonObject> bucketStatus() {
+    BucketTier tier = bucket;
+    return java.util.Optional.ofNullable(tier).map(BucketTier::status);
+  }
+
   /** Whether the index is open and the cache directory takes writes (blocking). */
   public boolean ready() {
     if (!index.isOpen()) {

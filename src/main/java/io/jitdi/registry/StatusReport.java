@@ -15,7 +15,8 @@ import java.util.Map;
 
 /**
  * The JSON behind the status page ({@code GET /_jitdi/status}): the cache against its budget, cache answers since
- * start, the images served the most bytes, fills and JIT builds under way, and the configured upstreams and rules.
+ * start, the images served the most bytes, fills and JIT builds under way, the shared bucket and what was last wrong
+ * with it, and the configured upstreams (with their replicas) and rules.
  * Every figure is since this process started; Prometheus has the history.
  */
 final class StatusReport {
@@ -53,8 +54,10 @@ final class StatusReport {
         .put("bytes", e.getValue())));
     JsonArray upstreams = new JsonArray();
     for (UpstreamClient u : router.upstreams().values()) {
+      JsonArray urls = new JsonArray();
+      u.config().urls().forEach(url -> urls.add(url.toString()));
       upstreams.add(new JsonObject().put("registry", u.key()).put("url", u.config().url().toString())
-          .put("sendNs", u.config().sendNs()));
+          .put("urls", urls).put("sendNs", u.config().sendNs()));
     }
     JsonArray rules = new JsonArray();
     for (Rule r : jit.rules().rules()) {
@@ -68,7 +71,8 @@ final class StatusReport {
             .put("usedBytes", cache.store().committedBytes())
             .put("reservedBytes", cache.store().reservedBytes())
             .put("maxBytes", cache.store().maxSize())
-            .put("blobs", cache.store().blobCount()))
+            .put("blobs", cache.store().blobCount())
+            .put("bucket", cache.bucketStatus().orElse(null)))
         .put("lookups", lookups)
         .put("hitRatio", all == 0 ? null : (double) hits / all)
         .put("topImages", top)

@@ -203,6 +203,9 @@ class SharedBucketIT {
       assertEquals(503, ready.status());
       assertTrue(ready.body().contains("credentials"), ready.body());
       assertTrue(replica.log().contains("secretAccessKey"), "the log names the setting to fix");
+      io.vertx.core.json.JsonObject bucket = new io.vertx.core.json.JsonObject(Http.get(replica.url()
+          + "/_jitdi/status").body()).getJsonObject("cache").getJsonObject("bucket");
+      assertTrue(bucket.getString("problem").contains("credentials"), "the status page says so: " + bucket);
     }
     String missing = replica(s3.url(), "").replace("bucket: " + BUCKET, "bucket: no-such-bucket");
     try (Jitdi replica = Jitdi.startWithReadiness(dir.resolve("no-bucket"), missing, j -> answers(j))) {
