@@ -58,7 +58,10 @@ class ReplicasIT {
     Tools.closeAll(registries.toArray(AutoCloseable[]::new));
   }
 
-  /** The rendezvous weight jitdi documents: SHA-256 of key, a 0 byte and {@code host:port}, first 8 bytes unsigned. */
+  /**
+   * The rendezvous weight jitdi documents: SHA-256 of key, a 0 byte and the replica's host (or {@code host:port} when
+   * replicas share a host), first 8 bytes unsigned.
+   */
   static long weight(String key, String replica) throws Exception {
     MessageDigest sha = MessageDigest.getInstance("SHA-256");
     sha.update(key.getBytes(StandardCharsets.UTF_8));
@@ -67,12 +70,17 @@ class ReplicasIT {
     return ByteBuffer.wrap(sha.digest()).getLong();
   }
 
+  static String host(String hostPort) {
+    return hostPort.substring(0, hostPort.lastIndexOf(':'));
+  }
+
   /** {@code replicas} ({@code host:port}) by falling weight for {@code key}. */
   static List<String> order(String key, List<String> replicas) {
+    boolean ownHosts = replicas.stream().map(ReplicasIT::host).distinct().count() == replicas.size();
     List<String> sorted = new ArrayList<>(replicas);
     sorted.sort(Comparator.<String, Long>comparing(r -> {
       try {
-        return weight(key, r);
+        return weight(key, ownHosts ? host(r) : r);
       } catch (Exception e) {
         throw new AssertionError(e);
       }
