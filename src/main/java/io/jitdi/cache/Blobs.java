@@ -1,8 +1,8 @@
 package io.jitdi.cache;
 
 import io.jitdi.concurrent.Io;
-import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.metrics.JitdiMetrics.CacheResult;
+import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
@@ -12,7 +12,9 @@ import io.jitdi.upstream.UpstreamClient;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import java.net.URI;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -58,15 +60,15 @@ public final class Blobs {
    * is configured with {@code redirect: true} and has it; empty otherwise, or when the bucket cannot be asked (the
    * local store answers then).
    */
-  public Future<java.util.Optional<java.net.URI>> redirect(Digest digest) {
+  public Future<Optional<URI>> redirect(Digest digest) {
     BucketTier tier = bucket;
     if (tier == null || !tier.redirects()) {
-      return Future.succeededFuture(java.util.Optional.empty());
+      return Future.succeededFuture(Optional.empty());
     }
-    return tier.size(digest).map(size -> size.isPresent() ? java.util.Optional.of(tier.presigned(digest))
-            : java.util.Optional.<java.net.URI>empty())
+    return tier.size(digest).map(size -> size.isPresent() ? Optional.of(tier.presigned(digest))
+            : Optional.<URI>empty())
         .onSuccess(url -> url.ifPresent(u -> tier.redirected()))
-        .otherwise(java.util.Optional.empty());
+        .otherwise(Optional.empty());
   }
 
   /**

@@ -11,6 +11,7 @@ import io.jitdi.oci.RegistryException;
 import io.jitdi.stream.Growth;
 import io.jitdi.upstream.PresignedFetch;
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.time.Duration;
@@ -88,8 +89,8 @@ public final class BucketTier {
   }
 
   /** Where the bucket is, whether it redirects, and what was last wrong with it (null: nothing). */
-  io.vertx.core.json.JsonObject status() {
-    return new io.vertx.core.json.JsonObject().put("store", bucket.config().toString())
+  JsonObject status() {
+    return new JsonObject().put("store", bucket.config().toString())
         .put("redirect", bucket.config().redirect()).put("problem", health.get());
   }
 

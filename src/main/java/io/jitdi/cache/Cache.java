@@ -1,17 +1,18 @@
 package io.jitdi.cache;
 
 import io.jitdi.bucket.Bucket;
-import io.jitdi.upstream.PresignedFetch;
-import io.vertx.core.Future;
-
 import io.jitdi.concurrent.Io;
 import io.jitdi.config.CacheConfig;
 import io.jitdi.metrics.JitdiMetrics;
+import io.jitdi.upstream.PresignedFetch;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.time.Clock;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -111,18 +112,18 @@ public final class Cache implements AutoCloseable {
    * Asks the shared bucket whether it answers: empty when it does, or when there is no bucket; otherwise what is
    * wrong and how to fix it.
    */
-  public Future<java.util.Optional<String>> bucketProblem() {
+  public Future<Optional<String>> bucketProblem() {
     BucketTier tier = bucket;
     if (tier == null) {
-      return Future.succeededFuture(java.util.Optional.empty());
+      return Future.succeededFuture(Optional.empty());
     }
-    return tier.check().transform(ar -> Future.succeededFuture(java.util.Optional.ofNullable(tier.problem())));
+    return tier.check().transform(ar -> Future.succeededFuture(Optional.ofNullable(tier.problem())));
   }
 
   /** The shared bucket for the status page: where it is, whether it redirects, what was last wrong with it. */
-  public java.util.Optional<io.vertx.core.json.JsonObject> bucketStatus() {
+  public Optional<JsonObject> bucketStatus() {
     BucketTier tier = bucket;
-    return java.util.Optional.ofNullable(tier).map(BucketTier::status);
+    return Optional.ofNullable(tier).map(BucketTier::status);
   }
 
   /** Whether the index is open and the cache directory takes writes (blocking). */

@@ -59,13 +59,8 @@ public final class DockerRegistry implements AutoCloseable {
         List.of("docker-registry", "serve", dir.resolve("registry-" + port + ".yml").toString()));
     DockerRegistry registry = new DockerRegistry(proc, port, dir);
     try {
-      proc.await("docker-registry to answer /v2/", Duration.ofSeconds(30), () -> {
-        try {
-          return Http.get(registry.url() + "/v2/").status() == readyStatus;
-        } catch (RuntimeException e) {
-          return false;
-        }
-      });
+      proc.await("docker-registry to answer /v2/", Duration.ofSeconds(30),
+          () -> Http.answers(registry.url() + "/v2/", readyStatus));
     } catch (RuntimeException | AssertionError e) {
       proc.close();
       throw e;

@@ -64,6 +64,15 @@ public final class Http {
     return send("GET", url, headers, HttpRequest.BodyPublishers.noBody());
   }
 
+  /** Whether {@code url} answers a GET with {@code status} now; false when nothing answers (yet). */
+  public static boolean answers(String url, int status) {
+    try {
+      return get(url).status() == status;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
   public static Text get(String url) {
     return get(url, Map.of());
   }

@@ -56,13 +56,8 @@ class ImageCommandIT {
       Proc started = Proc.start("jitdi-image", dir.resolve("jitdi.log"), Map.of("JITDI_CACHE_DIR",
           volume.toString(), "JITDI_LISTEN", "127.0.0.1:" + p), command);
       try {
-        started.await("/readyz", Duration.ofSeconds(60), () -> {
-          try {
-            return Http.get("http://127.0.0.1:" + p + "/readyz").status() == 200;
-          } catch (RuntimeException e) {
-            return false;
-          }
-        });
+        started.await("/readyz", Duration.ofSeconds(60),
+            () -> Http.answers("http://127.0.0.1:" + p + "/readyz", 200));
       } catch (RuntimeException | AssertionError e) {
         started.close();
         throw e;

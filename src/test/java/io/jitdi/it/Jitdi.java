@@ -25,13 +25,7 @@ public final class Jitdi implements AutoCloseable {
   private Proc proc;
   private Path workDir;
   private int starts;
-  private java.util.function.Predicate<Jitdi> readiness = j -> {
-    try {
-      return Http.get(j.url() + "/readyz").status() == 200;
-    } catch (RuntimeException e) {
-      return false;
-    }
-  };
+  private java.util.function.Predicate<Jitdi> readiness = j -> Http.answers(j.url() + "/readyz", 200);
 
   private Jitdi(Path dir, Path config, String yaml, List<String> jvmOptions) {
     this.dir = dir;

@@ -48,13 +48,7 @@ public final class Prometheus implements AutoCloseable {
         "--web.listen-address=127.0.0.1:" + port));
     Prometheus p = new Prometheus(proc, port);
     try {
-      proc.await("prometheus to be ready", Duration.ofSeconds(60), () -> {
-        try {
-          return Http.get(p.url() + "/-/ready").status() == 200;
-        } catch (RuntimeException e) {
-          return false;
-        }
-      });
+      proc.await("prometheus to be ready", Duration.ofSeconds(60), () -> Http.answers(p.url() + "/-/ready", 200));
     } catch (RuntimeException | AssertionError e) {
       proc.close();
       throw e;

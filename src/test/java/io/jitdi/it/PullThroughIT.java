@@ -215,30 +215,13 @@ class PullThroughIT {
     // an image that only this test asks for: podman can get it from nowhere but jitdi, whose upstream has it
     Images.pushBusybox(upstream, "podman/tools", "1.0");
     String digest = digestAt(upstream.url(), "podman/tools", "1.0");
-    Path conf = dir.resolve("registries.conf");
     // the registries.conf of the README: docker.io mirrored by jitdi, with the registry as first path segment
-    Files.writeString(conf, """
-        [[registry]]
-        prefix = "docker.io"
-        location = "registry-1.docker.io"
-
-        [[registry.mirror]]
-        location = "%s/docker.io"
-        insecure = true
-        """.formatted(jitdi.hostPort()));
-    Path root = dir.resolve("podman-root");
-    List<String> podman = List.of("podman", "--root", root.toString(), "--runroot", dir.resolve("podman-run").toString(),
-        "--storage-driver", "vfs");
-    Map<String, String> env = Map.of("CONTAINERS_REGISTRIES_CONF", conf.toString());
+    Podman podman = Podman.mirroring(dir.resolve("podman"), jitdi.hostPort());
     long logStart = jitdi.log().length();
     long upstreamBefore = manifestRequests(upstream, "podman/tools");
-    List<String> pull = new java.util.ArrayList<>(podman);
-    pull.addAll(List.of("pull", "docker.io/podman/tools:1.0"));
-    Proc.Result r = Proc.exec(Duration.ofMinutes(3), env, pull);
+    Proc.Result r = podman.run("pull", "docker.io/podman/tools:1.0");
     assertEquals(0, r.exit(), r.output());
-    List<String> images = new java.util.ArrayList<>(podman);
-    images.addAll(List.of("images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}"));
-    Proc.Result listed = Proc.exec(Duration.ofMinutes(1), env, images);
+    Proc.Result listed = podman.run("images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}");
     assertTrue(listed.output().contains("docker.io/podman/tools:1.0 " + digest), listed.output());
 
     // evidence from this pull only: jitdi's access log since the pull started, and the upstream behind jitdi

@@ -72,13 +72,7 @@ public final class S3Proxy implements AutoCloseable {
             "--properties", conf.toString()));
     S3Proxy s3 = new S3Proxy(proc, port);
     try {
-      proc.await("S3Proxy to answer", Duration.ofSeconds(60), () -> {
-        try {
-          return Http.get(s3.url() + "/").status() == 403;
-        } catch (RuntimeException e) {
-          return false;
-        }
-      });
+      proc.await("S3Proxy to answer", Duration.ofSeconds(60), () -> Http.answers(s3.url() + "/", 403));
     } catch (RuntimeException | AssertionError e) {
       s3.close();
       throw e;

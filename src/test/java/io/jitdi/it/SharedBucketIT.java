@@ -216,11 +216,7 @@ class SharedBucketIT {
   }
 
   static boolean answers(Jitdi jitdi) {
-    try {
-      return Http.get(jitdi.url() + "/healthz").status() == 200;
-    } catch (RuntimeException e) {
-      return false;
-    }
+    return Http.answers(jitdi.url() + "/healthz", 200);
   }
 
   @Test
@@ -295,19 +291,8 @@ class SharedBucketIT {
       long afterContainerd = toStore.bytesRelayedFor(layerPath);
       assertTrue(afterContainerd > before, "containerd fetched the layer from the store");
 
-      Path conf = dir.resolve("registries-redirect.conf");
-      Files.writeString(conf, """
-          [[registry]]
-          prefix = "docker.io"
-          location = "registry-1.docker.io"
-
-          [[registry.mirror]]
-          location = "%s/docker.io"
-          insecure = true
-          """.formatted(replica.hostPort()));
-      Proc.Result pulled = Proc.exec(Duration.ofMinutes(3), Map.of("CONTAINERS_REGISTRIES_CONF", conf.toString()),
-          List.of("podman", "--root", dir.resolve("podman-root").toString(), "--runroot",
-              dir.resolve("podman-run").toString(), "--storage-driver", "vfs", "pull", "docker.io/shared/bb:1.0"));
+      Proc.Result pulled = Podman.mirroring(dir.resolve("podman-redirect"), replica.hostPort())
+          .run("pull", "docker.io/shared/bb:1.0");
       assertEquals(0, pulled.exit(), pulled.output());
       assertTrue(toStore.bytesRelayedFor(layerPath) > afterContainerd, "podman fetched the layer from the store");
     }
