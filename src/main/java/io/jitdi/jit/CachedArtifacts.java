@@ -5,6 +5,7 @@ import io.jitdi.cache.Cache;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.BlobBody;
 import io.jitdi.cache.OpenBlob;
+import io.jitdi.stream.Growth;
 import io.jitdi.jit.sources.ArtifactRegistry;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ImageReference;
@@ -18,6 +19,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -89,6 +92,88 @@ public final class CachedArtifacts implements ArtifactRegistry {
         open.close();
       }
     };
+  }
+
+  /**
+   * Reads {@code length} bytes from {@code offset} as the blob arrives: the fill that fetches it once (shared with every
+   * pull and build of the same digest) is followed while it writes, so a layer is built while its source downloads.
+   * The stream's end waits until the fill verified the whole blob's digest and size, and fails when it did not: a
+   * build never completes on unverified bytes. A blob that cannot be cached is refused, as by {@link #blob}.
+   */
+  @Override
+  public InputStream open(ImageReference ref, Digest digest, long size, long offset, long length)
+      throws IOException {
+    UpstreamClient upstream = upstream(ref);
+    BlobBody body = await(() -> blobs.get(upstream, ref.repository(), digest), ref);
+    if (!(body instanceof BlobBody.FromFile file)) {
+      body.release();
+      throw new IOException("blob " + digest + " (" + body.size() + " bytes) does not fit in the cache (budget or "
+          + "free disk); model layers are built from cached blobs, so raise cache.maxSize or free disk");
+    }
+    if (file.size() != size) {
+      body.release();
+      throw new IOException("blob " + digest + " of " + ref + " has " + file.size() + " bytes, and the manifest says "
+          + size);
+    }
+    if (offset < 0 || length < 0 || offset + length > size) {
+      body.release();
+      throw new IllegalArgumentException("bytes " + offset + "+" + length + " are outside a blob of " + size);
+    }
+    return new Following(file, offset, length, ref);
+  }
+
+  /** A range of a blob that may still be being filled, read as the fill writes it; blocks, on the IO pool. */
+  private final class Following extends InputStream {
+    private final BlobBody.FromFile file;
+    private final Growth growth;
+    private final ImageReference ref;
+    private final long end;
+    private long position;
+    private boolean verified;
+
+    Following(BlobBody.FromFile file, long offset, long length, ImageReference ref) {
+      this.file = file;
+      this.growth = file.growth();
+      this.ref = ref;
+      this.position = offset;
+      this.end = offset + length;
+    }
+
+    @Override
+    public int read() throws IOException {
+      byte[] one = new byte[1];
+      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      if (position >= end) {
+        if (!verified) {
+          await(growth::verified, ref);
+          verified = true;
+        }
+        return -1;
+      }
+      if (len == 0) {
+        return 0;
+      }
+      long at = position;
+      if (growth.readable() <= at) {
+        await(() -> growth.awaitBeyond(at), ref);
+      }
+      long readable = Math.min(end, growth.readable());
+      int n = file.file().channel().read(ByteBuffer.wrap(b, off, (int) Math.min(len, readable - position)), position);
+      if (n < 0) {
+        throw new IOException("blob " + file.digest() + " ended at byte " + position + ", before " + end);
+      }
+      position += n;
+      return n;
+    }
+
+    @Override
+    public void close() {
+      file.release();
+    }
   }
 
   /** The committed blob, after joining or starting its fill. */

@@ -394,4 +394,44 @@ class ModelSourcesIT {
       }
     }
   }
+
+  @Test
+  void anOllamaModelLayerIsBuiltWhileTheModelDownloads() throws Exception {
+    byte[] model = ModelArtifacts.gguf(24 << 20, 31);
+    Pushed big = ModelArtifacts.pushOllama(upstream, "library/streamed", "q4", model, TEMPLATE, PARAMS);
+    Digest modelDigest = Digest.sha256Of(model);
+    try (FaultRelay slow = FaultRelay.to(upstream.port()).throttle(6L << 20);
+        Jitdi streaming = Jitdi.start(dir.resolve("streaming"), """
+            server: {listen: 127.0.0.1:PORT}
+            cache: {dir: CACHE_DIR, maxSize: 1GiB}
+            upstreams:
+              registry.ollama.ai: {url: "%s"}
+            jit: {waitBudget: 60s}
+            images:
+              - name: ollama
+                match: "ollama/{model}:{tag}"
+                registry: jit.local
+                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
+            """.formatted(slow.url()))) {
+      java.util.concurrent.CompletableFuture<Http.Text> answer = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> Http.get(streaming.url() + "/v2/ollama/streamed/manifests/q4?ns=jit.local", Map.of("Accept",
+              JitSourcesIT.ACCEPT)));
+      boolean overlapped = false;
+      while (!answer.isDone() && !overlapped) {
+        io.vertx.core.json.JsonObject status = new io.vertx.core.json.JsonObject(
+            Http.get(streaming.url() + "/_jitdi/status").body());
+        boolean filling = status.getJsonArray("fills").stream().map(f -> (io.vertx.core.json.JsonObject) f)
+            .anyMatch(f -> f.getString("digest").equals(modelDigest.toString()) && f.getLong("bytes") < model.length);
+        long built = status.getJsonArray("builds").stream().map(b -> (io.vertx.core.json.JsonObject) b)
+            .mapToLong(b -> b.getLong("bytesDone", 0L)).sum();
+        overlapped = filling && built > 0;
+        Proc.sleep(50);
+      }
+      assertTrue(overlapped, "the layer was being written while the model was still downloading");
+      assertEquals(200, answer.get().status(), answer.get().body());
+      assertEquals(1, slow.requests("GET", "/blobs/" + modelDigest), "the model was fetched once");
+      assertArrayEquals(model, layerFiles(streaming, "ollama/streamed:q4").get(
+          "root/.ollama/models/blobs/sha256-" + modelDigest.hex()));
+    }
+  }
 }
