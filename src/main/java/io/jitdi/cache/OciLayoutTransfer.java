@@ -380,11 +380,10 @@ public final class OciLayoutTransfer {
 
   /** The newest cached answer for a tag: a cached answer for any Accept set, or an imported one. */
   private Optional<TagRecord> cachedTag(ImageReference name) {
-    String exact = TagKey.imported(name.registry(), name.repository(), name.reference().tag().orElseThrow())
-        .encoded();
-    TagRecord[] newest = {index.tag(exact).orElse(null)};
+    TagKey imported = TagKey.imported(name.registry(), name.repository(), name.reference().tag().orElseThrow());
+    TagRecord[] newest = {index.tag(imported.encoded()).orElse(null)};
     index.forEachTag((key, record) -> {
-      if (key.startsWith(exact + "|") && (newest[0] == null || record.fetchedAt() > newest[0].fetchedAt())) {
+      if (imported.sameTag(key) && (newest[0] == null || record.fetchedAt() > newest[0].fetchedAt())) {
         newest[0] = record;
       }
     });

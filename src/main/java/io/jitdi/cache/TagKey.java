@@ -10,6 +10,8 @@ import java.util.Optional;
  * Encoded as {@code registry/repository:tag} plus {@code |accept} when there is one.
  */
 public record TagKey(String registry, RepositoryName repository, Tag tag, Optional<String> accept) {
+  private static final String ACCEPT_SEPARATOR = "|";
+
   /** The key of a cached answer for {@code accept} (null or empty: no Accept header). */
   public static TagKey cached(String registry, RepositoryName repository, Tag tag, String accept) {
     return new TagKey(registry, repository, tag, Optional.of(accept == null ? "" : accept));
@@ -22,7 +24,20 @@ public record TagKey(String registry, RepositoryName repository, Tag tag, Option
 
   /** The stored form. */
   public String encoded() {
-    return registry + "/" + repository + ":" + tag + accept.map(a -> "|" + a).orElse("");
+    return tagPart() + accept.map(a -> ACCEPT_SEPARATOR + a).orElse("");
+  }
+
+  /**
+   * Whether {@code encoded} is the stored form of a key for this key's registry, repository and tag, with any
+   * Accept set or none.
+   */
+  public boolean sameTag(String encoded) {
+    String tagPart = tagPart();
+    return encoded.equals(tagPart) || encoded.startsWith(tagPart + ACCEPT_SEPARATOR);
+  }
+
+  private String tagPart() {
+    return registry + "/" + repository + ":" + tag;
   }
 
   @Override

@@ -2,6 +2,7 @@ package io.jitdi.upstream;
 
 import io.jitdi.config.UpstreamConfig;
 import io.jitdi.http.ContentRange;
+import io.jitdi.http.Redirects;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
@@ -46,7 +47,6 @@ import java.util.OptionalLong;
  */
 public final class UpstreamClient {
   public static final String USER_AGENT = "jitdi/" + Version.VERSION;
-  static final int MAX_REDIRECTS = 5;
 
   /** The answer to a manifest HEAD: what the upstream says the tag or digest currently is. */
   public record ManifestHead(Optional<Digest> digest, Optional<MediaType> mediaType, OptionalLong size) {}
@@ -354,18 +354,13 @@ public final class UpstreamClient {
           if (!isRedirect(response.statusCode()) || location == null) {
             return Future.succeededFuture(response);
           }
-          if (hops >= MAX_REDIRECTS) {
+          if (hops >= Redirects.MAX) {
             return Bodies.discard(response).compose(v -> Future.failedFuture(RegistryException.withStatus(
-                ErrorCode.UNAVAILABLE, 502, "upstream " + key() + " redirected more than " + MAX_REDIRECTS
+                ErrorCode.UNAVAILABLE, 502, "upstream " + key() + " redirected more than " + Redirects.MAX
                     + " times; last to " + clip(location))));
           }
-          URI next;
-          try {
-            next = url.resolve(location.trim());
-          } catch (IllegalArgumentException e) {
-            next = null;
-          }
-          if (next == null || !("http".equals(next.getScheme()) || "https".equals(next.getScheme()))) {
+          URI next = Redirects.target(url, location);
+          if (next == null) {
             return Bodies.discard(response).compose(v -> Future.failedFuture(RegistryException.withStatus(
                 ErrorCode.UNAVAILABLE, 502, "upstream " + key() + " redirected to an unusable location "
                     + clip(location))));

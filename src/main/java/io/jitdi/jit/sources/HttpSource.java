@@ -1,11 +1,9 @@
 package io.jitdi.jit.sources;
 
-import io.jitdi.http.ContentRange;
-import io.jitdi.http.HttpOrigin;
+import io.jitdi.http.BlockingHttp;
 import io.jitdi.oci.Digest;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.HttpURLConnection;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -17,21 +15,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A file at an http(s) URL. {@link #list()} asks with a HEAD for the size and an identity (a pinned sha256, else
- * ETag / X-Linked-Etag, Last-Modified and size). The content is a GET that follows redirects and resumes with
- * {@code Range} when the transfer breaks (up to {@link #RETRIES} times). A bearer token configured for the URL's host
- * is sent to that host only, never to a host it redirects to. A pin is verified while streaming.
+ * ETag / X-Linked-Etag, Last-Modified and size). The content is a GET through {@link BlockingHttp} (redirects, the
+ * answer checked) that resumes with {@code Range} when the transfer breaks (up to {@link #RETRIES} times). A bearer
+ * token configured for the URL's host is sent to the URL's origin only, never to another origin it redirects to. A
+ * pin is verified while streaming.
  */
 public final class HttpSource implements Source {
   static final int RETRIES = 3;
-  static final int MAX_REDIRECTS = 5;
-  static final int CONNECT_TIMEOUT_MILLIS = 10_000;
-  static final int READ_TIMEOUT_MILLIS = 60_000;
   private static final Logger LOG = LoggerFactory.getLogger(HttpSource.class);
 
   private final URI url;
   private final Optional<Digest> sha256;
-  private final Optional<String> token;
-  private final String userAgent;
+  private final BlockingHttp http;
 
   /**
    * @param token bearer token for {@code url}'s host, if one is configured
@@ -39,31 +34,27 @@ public final class HttpSource implements Source {
   public HttpSource(URI url, Optional<Digest> sha256, Optional<String> token, String userAgent) {
     this.url = url;
     this.sha256 = sha256;
-    this.token = token;
-    this.userAgent = userAgent;
+    this.http = BlockingHttp.bearer(userAgent, token);
   }
 
   @Override
   public Listing list() throws IOException {
-    HttpURLConnection head = open("HEAD", 0);
-    try {
-      long size = head.getContentLengthLong();
-      String linkedSize = head.getHeaderField("X-Linked-Size");
+    try (BlockingHttp.Response head = http.open("HEAD", url, 0)) {
+      long size = head.contentLength();
+      String linkedSize = head.header("X-Linked-Size");
       if (size < 0 && linkedSize != null) {
         size = Long.parseLong(linkedSize.trim());
       }
       if (size < 0) {
         throw new IOException(url + " does not say its size (no Content-Length); jitdi needs it to write the layer");
       }
-      String etag = Optional.ofNullable(head.getHeaderField("X-Linked-Etag")).orElse(head.getHeaderField("ETag"));
+      String etag = Optional.ofNullable(head.header("X-Linked-Etag")).orElse(head.header("ETag"));
       String identity = sha256.map(d -> "sha256:" + d.hex()).orElse("http:" + url + "|" + etag + "|"
-          + head.getHeaderField("Last-Modified") + "|" + size);
+          + head.header("Last-Modified") + "|" + size);
       long length = size;
       SourceFile file = file(fileName(), size, in -> sha256.isPresent()
           ? new VerifyingInputStream(in, sha256.get(), length, url.toString()) : in);
       return new Listing(identity, List.of(file));
-    } finally {
-      head.disconnect();
     }
   }
 
@@ -89,61 +80,6 @@ public final class HttpSource implements Source {
     return last;
   }
 
-  /** Sends {@code method} from {@code offset}, following redirects; the response is 200, or 206 from offset. */
-  HttpURLConnection open(String method, long offset) throws IOException {
-    URI target = url;
-    for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      HttpURLConnection c = (HttpURLConnection) target.toURL().openConnection();
-      c.setInstanceFollowRedirects(false);
-      c.setRequestMethod(method);
-      c.setConnectTimeout(CONNECT_TIMEOUT_MILLIS);
-      c.setReadTimeout(READ_TIMEOUT_MILLIS);
-      c.setRequestProperty("User-Agent", userAgent);
-      c.setRequestProperty("Accept-Encoding", "identity");
-      if (offset > 0) {
-        c.setRequestProperty("Range", "bytes=" + offset + "-");
-      }
-      if (token.isPresent() && HttpOrigin.same(target, url)) {
-        c.setRequestProperty("Authorization", "Bearer " + token.get());
-      }
-      int status = c.getResponseCode();
-      if (status >= 300 && status < 400 && c.getHeaderField("Location") != null) {
-        URI next = target.resolve(c.getHeaderField("Location"));
-        c.disconnect();
-        if (!"https".equals(next.getScheme()) && !"http".equals(next.getScheme())) {
-          throw new IOException(url + " redirects to " + next + ", which is not http(s)");
-        }
-        target = next;
-        continue;
-      }
-      if (status == 200 && offset == 0 || status == 206 && offset > 0 && rangeStart(c) == offset) {
-        return c;
-      }
-      c.disconnect();
-      throw new StatusException(status, method + " " + url + " answered " + status + (offset > 0
-          ? " to a Range from " + offset : ""));
-    }
-    throw new IOException(url + " redirected more than " + MAX_REDIRECTS + " times");
-  }
-
-  /** An answer that was not the one asked for; {@code status} says which. */
-  public static final class StatusException extends IOException {
-    private final int status;
-
-    StatusException(int status, String message) {
-      super(message);
-      this.status = status;
-    }
-
-    public int status() {
-      return status;
-    }
-  }
-
-  private static long rangeStart(HttpURLConnection c) {
-    return ContentRange.start(c.getHeaderField("Content-Range"));
-  }
-
   @Override
   public String describe() {
     return url.toString();
@@ -155,7 +91,7 @@ public final class HttpSource implements Source {
     private long offset;
     private int retries;
     private InputStream in;
-    private HttpURLConnection connection;
+    private BlockingHttp.Response connection;
 
     ResumingStream(long size) throws IOException {
       this.size = size;
@@ -163,8 +99,8 @@ public final class HttpSource implements Source {
     }
 
     private void connect() throws IOException {
-      connection = open("GET", offset);
-      in = connection.getInputStream();
+      connection = http.open("GET", url, offset);
+      in = connection.body();
     }
 
     @Override
@@ -201,7 +137,7 @@ public final class HttpSource implements Source {
     @Override
     public void close() throws IOException {
       if (connection != null) {
-        connection.disconnect();
+        connection.close();
       }
     }
   }

@@ -1,11 +1,11 @@
 package io.jitdi.jit.sources;
 
-import io.jitdi.http.HttpOrigin;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jitdi.http.BlockingHttp;
+import io.jitdi.http.HttpOrigin;
 import io.jitdi.oci.Digest;
 import java.io.IOException;
-import java.net.HttpURLConnection;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
@@ -27,7 +27,8 @@ import java.util.regex.Matcher;
  *
  * <p>Content is {@code GET /{repo}/resolve/{commit}/{path}}, following the Hub's redirect to its CDN, resumed with
  * Range, and verified while streaming: LFS files against the sha256 in {@code lfs.oid}, the others against their git
- * blob id. The token goes to the endpoint's host only, never to the CDN.
+ * blob id. Every request goes through {@link BlockingHttp}: the token goes to the endpoint's origin only, never to the
+ * CDN.
  */
 public final class HuggingFaceSource implements Source {
   /** The Hub's address when {@code HF_ENDPOINT} is not set. */
@@ -46,6 +47,7 @@ public final class HuggingFaceSource implements Source {
   private final Globs globs;
   private final Optional<String> token;
   private final String userAgent;
+  private final BlockingHttp http;
 
   /**
    * @throws IllegalArgumentException when {@code repo} is not {@code name} or {@code org/name}, or the revision is
@@ -66,6 +68,7 @@ public final class HuggingFaceSource implements Source {
     this.globs = globs;
     this.token = token;
     this.userAgent = userAgent;
+    this.http = BlockingHttp.bearer(userAgent, token);
   }
 
   @Override
@@ -160,10 +163,10 @@ public final class HuggingFaceSource implements Source {
 
   /** GETs an API URL with the token, turning the Hub's refusals into what to do about them. */
   private Answer get(URI uri, int limit) throws IOException {
-    HttpURLConnection c;
+    BlockingHttp.Response c;
     try {
-      c = new HttpSource(uri, Optional.empty(), token, userAgent).open("GET", 0);
-    } catch (HttpSource.StatusException e) {
+      c = http.open("GET", uri, 0);
+    } catch (BlockingHttp.StatusException e) {
       String hint = switch (e.status()) {
         case 401, 403 -> token.isPresent() ? "the token was refused; check it has access to " + repo
             : "the repo is gated or private; set HF_TOKEN for jitdi";
@@ -172,14 +175,12 @@ public final class HuggingFaceSource implements Source {
       };
       throw new IOException(describe() + ": " + hint + " (" + e.getMessage() + ")", e);
     }
-    try (var in = c.getInputStream()) {
+    try (c; var in = c.body()) {
       byte[] body = in.readNBytes(limit + 1);
       if (body.length > limit) {
         throw new IOException(uri + " answered more than " + limit + " bytes");
       }
-      return new Answer(body, c.getHeaderField("Link"));
-    } finally {
-      c.disconnect();
+      return new Answer(body, c.header("Link"));
     }
   }
 
