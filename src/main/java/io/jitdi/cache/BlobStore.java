@@ -368,6 +368,27 @@ public final class BlobStore {
     }
   }
 
+  /**
+   * Removes a committed blob that is no longer wanted (blocking); a blob being read is left alone (the LRU takes it
+   * later). Returns whether it was removed.
+   */
+  boolean drop(Digest digest) throws IOException {
+    Optional<BlobRecord> record = index.blob(digest);
+    if (record.isEmpty() || !tryMarkEvicting(digest)) {
+      return false;
+    }
+    try {
+      index.deleteBlob(digest);
+      records.synchronous().invalidate(digest);
+      Files.deleteIfExists(layout.blob(digest));
+      committed.addAndGet(-record.get().size());
+      blobCount.decrementAndGet();
+      return true;
+    } finally {
+      pins.remove(digest, EVICTING);
+    }
+  }
+
   /** Removes a blob whose content is bad or gone (blocking). */
   void forget(Digest digest, long size) {
     index.deleteBlob(digest);

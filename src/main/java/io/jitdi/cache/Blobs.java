@@ -31,6 +31,9 @@ public final class Blobs {
   private final ConcurrentHashMap<Digest, Fill> fills = new ConcurrentHashMap<>();
   private volatile BlobOrigins origins = BlobOrigins.NONE;
   private volatile BucketTier bucket;
+  /** Digests clients asked for (not builds), the most recent ones. */
+  private final java.util.concurrent.ConcurrentMap<Digest, Boolean> servedToClients =
+      com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(100_000).<Digest, Boolean>build().asMap();
 
   public Blobs(Vertx vertx, BlobStore store, Io io, JitdiMetrics metrics) {
     this.vertx = vertx;
@@ -79,7 +82,24 @@ public final class Blobs {
    * @param upstream the request's upstream; null when there is none (a JIT-only registry)
    */
   public Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    servedToClients.put(digest, Boolean.TRUE);
     return get(upstream, repo, digest, 1);
+  }
+
+  /**
+   * As {@link #get}, for a JIT build that reads an artifact blob into a layer: the blob is not counted as served to a
+   * client, so {@link #dropBuildSource} may remove it once the layer holds its bytes.
+   */
+  public Future<BlobBody> forBuild(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    return get(upstream, repo, digest, 1);
+  }
+
+  /**
+   * Removes artifact blob {@code digest} from the store after a build put its bytes into a layer, so a model is kept
+   * once: unless a client pulled it itself (then it stays, for the next such pull) or someone is reading it. Blocking.
+   */
+  public boolean dropBuildSource(Digest digest) throws java.io.IOException {
+    return !servedToClients.containsKey(digest) && store.drop(digest);
   }
 
   /**

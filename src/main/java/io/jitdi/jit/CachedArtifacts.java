@@ -1,5 +1,6 @@
 package io.jitdi.jit;
 
+import io.jitdi.cache.BlobStore;
 import io.jitdi.cache.Blobs;
 import io.jitdi.cache.Cache;
 import io.jitdi.cache.Manifests;
@@ -7,6 +8,8 @@ import io.jitdi.cache.BlobBody;
 import io.jitdi.cache.OpenBlob;
 import io.jitdi.stream.Growth;
 import io.jitdi.jit.sources.ArtifactRegistry;
+import io.jitdi.jit.sources.BlobInputStream;
+import io.jitdi.jit.sources.VerifyingInputStream;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
@@ -23,6 +26,7 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
 
@@ -42,12 +46,16 @@ public final class CachedArtifacts implements ArtifactRegistry {
   private final UpstreamRouter router;
   private final Manifests manifests;
   private final Blobs blobs;
+  private final BlobStore store;
+  private final JitRecords records;
 
   public CachedArtifacts(Vertx vertx, UpstreamRouter router, Cache cache) {
     this.context = vertx.getOrCreateContext();
     this.router = router;
     this.manifests = cache.manifests();
     this.blobs = cache.blobs();
+    this.store = cache.store();
+    this.records = new JitRecords(cache.index());
   }
 
   @Override
@@ -103,8 +111,12 @@ public final class CachedArtifacts implements ArtifactRegistry {
   @Override
   public InputStream open(ImageReference ref, Digest digest, long size, long offset, long length)
       throws IOException {
+    Optional<InputStream> placed = fromLayer(ref, digest, size, offset, length);
+    if (placed.isPresent()) {
+      return placed.get();
+    }
     UpstreamClient upstream = upstream(ref);
-    BlobBody body = await(() -> blobs.get(upstream, ref.repository(), digest), ref);
+    BlobBody body = await(() -> blobs.forBuild(upstream, ref.repository(), digest), ref);
     if (!(body instanceof BlobBody.FromFile file)) {
       body.release();
       throw new IOException("blob " + digest + " (" + body.size() + " bytes) does not fit in the cache (budget or "
@@ -120,6 +132,46 @@ public final class CachedArtifacts implements ArtifactRegistry {
       throw new IllegalArgumentException("bytes " + offset + "+" + length + " are outside a blob of " + size);
     }
     return new Following(file, offset, length, ref);
+  }
+
+  /**
+   * The range read from the uncompressed layer an earlier build placed the blob's bytes in, when the blob itself is no
+   * longer stored (a model is kept once); a whole read is verified against the digest again.
+   */
+  private Optional<InputStream> fromLayer(ImageReference ref, Digest digest, long size, long offset, long length)
+      throws IOException {
+    if (store.holds(digest)) {
+      return Optional.empty();
+    }
+    Optional<JitRecords.Placement> placement = records.placement(digest).filter(p -> p.size() == size);
+    if (placement.isEmpty()) {
+      return Optional.empty();
+    }
+    JitRecords.Placement p = placement.get();
+    Optional<OpenBlob> layer = await(() -> store.open(p.layer()), ref);
+    if (layer.isEmpty()) {
+      return Optional.empty();
+    }
+    OpenBlob open = layer.get();
+    InputStream region = new BlobInputStream(new Blob() {
+      @Override
+      public FileChannel channel() {
+        return open.channel();
+      }
+
+      @Override
+      public long size() {
+        return open.size();
+      }
+
+      @Override
+      public void close() {
+        open.close();
+      }
+    }, p.offset() + offset, length);
+    return Optional.of(offset == 0 && length == size
+        ? new VerifyingInputStream(region, digest, size, "blob " + digest + " (in layer " + p.layer() + ")")
+        : region);
   }
 
   /** A range of a blob that may still be being filled, read as the fill writes it; blocks, on the IO pool. */

@@ -6,6 +6,7 @@ import io.jitdi.jit.ImagePlanner.Plan;
 import io.jitdi.jit.ImagePlanner.PlatformPlan;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jitdi.cache.BlobStore;
+import io.jitdi.cache.Blobs;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.BlobStore.TempBlob;
 import io.jitdi.stream.DigestingFileSink;
@@ -35,14 +36,18 @@ final class ImageBuilder {
       List<Digest> blobs) {}
 
   private final Manifests manifests;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ImageBuilder.class);
+  private final Blobs blobs;
   private final BlobStore store;
   private final Io io;
   private final JitdiMetrics metrics;
   private final JitRecords records;
   private final Clock clock;
 
-  ImageBuilder(Manifests manifests, BlobStore store, Io io, JitdiMetrics metrics, JitRecords records, Clock clock) {
+  ImageBuilder(Manifests manifests, Blobs blobs, BlobStore store, Io io, JitdiMetrics metrics, JitRecords records,
+      Clock clock) {
     this.manifests = manifests;
+    this.blobs = blobs;
     this.store = store;
     this.io = io;
     this.metrics = metrics;
@@ -119,6 +124,7 @@ final class ImageBuilder {
       stored.add(manifests.store(made.top()));
       return Future.all(stored).compose(v -> io.call(() -> {
         recordBuild(plan, made);
+        dropSources(plan);
         return made.top();
       }));
     });
@@ -132,7 +138,30 @@ final class ImageBuilder {
           io.executor(), progress);
       metrics.jitBuildBytes().increment(layer.size());
       temp.commitBuilt(new DigestingFileSink.Written(layer.digest(), layer.size()));
+      for (LayerBuilder.Placed placed : layer.placed()) {
+        placed.blob().ifPresent(blob -> records.putPlacement(blob, new JitRecords.Placement(layer.digest(),
+            placed.offset(), placed.size())));
+      }
       return new Composer.Layer(layer.mediaType(), layer.digest(), layer.size(), layer.diffId());
+    }
+  }
+
+  /**
+   * Removes the artifact blobs (Ollama models, raw OCI artifact layers) whose bytes this build placed in an
+   * uncompressed layer, so the cache holds a model once: later builds read them from the layer. A blob a client
+   * pulled itself, or one being read, stays; so does one placed only in a compressed layer.
+   */
+  private void dropSources(Plan plan) throws java.io.IOException {
+    java.util.Set<Digest> sources = new java.util.LinkedHashSet<>();
+    for (PlatformPlan p : plan.platforms()) {
+      p.files().entries().forEach(e -> e.file().blob().ifPresent(sources::add));
+    }
+    for (Digest source : sources) {
+      Optional<JitRecords.Placement> placed = records.placement(source);
+      if (placed.isPresent() && exists(placed.get().layer()) && blobs.dropBuildSource(source)) {
+        LOG.info("artifact blob {} removed after the build of {}: layer {} holds its bytes", source, plan.image(),
+            placed.get().layer());
+      }
     }
   }
 

@@ -81,7 +81,7 @@ public final class JitImages implements BlobOrigins {
     this.records = new JitRecords(index);
     this.builds = new BuildRegistry(vertx, metrics);
     this.planner = new ImagePlanner(router, manifests, cache.blobs(), io, planner);
-    this.builder = new ImageBuilder(manifests, cache.store(), io, metrics, records, clock);
+    this.builder = new ImageBuilder(manifests, cache.blobs(), cache.store(), io, metrics, records, clock);
     for (Rule rule : rules.rules()) {
       for (String result : List.of("built", "cached", "failed")) {
         metrics.registerJitBuild(rule.name(), result);

@@ -20,6 +20,7 @@ import java.util.Optional;
  *   <li>{@code b|<key>} {@link BuildRecord}: what a build key made (top manifest, layers by files identity).</li>
  *   <li>{@code r|<digest>} {@link Recipe}: how to build a blob jitdi made again, once it is evicted.</li>
  *   <li>{@code o|<digest>} {@link BlobOrigin}: where a base image's blob comes from.</li>
+ *   <li>{@code a|<digest>} {@link Placement}: where an artifact blob's bytes are inside a built layer.</li>
  * </ul>
  */
 final class JitRecords {
@@ -80,6 +81,17 @@ final class JitRecords {
     }
   }
 
+  /** An artifact blob's bytes as bytes {@code [offset, offset + size)} of the uncompressed layer {@code layer}. */
+  record Placement(Digest layer, long offset, long size) {
+    JsonObject toJson() {
+      return new JsonObject().put("layer", layer.toString()).put("offset", offset).put("size", size);
+    }
+
+    static Placement of(JsonObject json) {
+      return new Placement(Digest.parse(json.getString("layer")), json.getLong("offset"), json.getLong("size"));
+    }
+  }
+
   private final MetadataStore store;
 
   JitRecords(MetadataStore store) {
@@ -116,6 +128,14 @@ final class JitRecords {
 
   void putOrigin(Digest blob, BlobOrigin origin) {
     write("o|" + blob, origin.toJson());
+  }
+
+  Optional<Placement> placement(Digest blob) {
+    return read("a|" + blob).map(Placement::of);
+  }
+
+  void putPlacement(Digest blob, Placement placement) {
+    write("a|" + blob, placement.toJson());
   }
 
   private Optional<JsonObject> read(String key) {

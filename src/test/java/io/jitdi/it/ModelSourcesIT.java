@@ -412,6 +412,14 @@ class ModelSourcesIT {
                 match: "ollama/{model}:{tag}"
                 registry: jit.local
                 files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
+              - name: gguf
+                match: "gguf/{model}:{tag}"
+                registry: jit.local
+                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /models/}]
+              - name: gguf-again
+                match: "gguf-again/{model}:{tag}"
+                registry: jit.local
+                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /m/}]
             """.formatted(slow.url()))) {
       java.util.concurrent.CompletableFuture<Http.Text> answer = java.util.concurrent.CompletableFuture.supplyAsync(
           () -> Http.get(streaming.url() + "/v2/ollama/streamed/manifests/q4?ns=jit.local", Map.of("Accept",
@@ -432,6 +440,46 @@ class ModelSourcesIT {
       assertEquals(1, slow.requests("GET", "/blobs/" + modelDigest), "the model was fetched once");
       assertArrayEquals(model, layerFiles(streaming, "ollama/streamed:q4").get(
           "root/.ollama/models/blobs/sha256-" + modelDigest.hex()));
+
+      // stored once: the layer holds the model's bytes, and the raw blob that only served the build is gone
+      Path raw = streaming.cacheDir().resolve("blobs/sha256/" + modelDigest.hex().substring(0, 2) + "/"
+          + modelDigest.hex());
+      assertFalse(Files.exists(raw), "the raw model blob is not kept beside its layer");
+      long stored = streaming.bytesUnder("blobs");
+      assertTrue(stored <= model.length * 1.05, "the cache holds the model once: " + stored + " bytes for a "
+          + model.length + "-byte model");
+      // another image of the same model reads it from the first one's layer, verified: no second download
+      Map<String, byte[]> gguf = layerFiles(streaming, "gguf/streamed:q4");
+      assertArrayEquals(model, gguf.values().stream().filter(b -> b.length == model.length).findFirst()
+          .orElseThrow(), "the model's bytes, read back from the first layer");
+      assertEquals(1, slow.requests("GET", "/blobs/" + modelDigest), "still one download of the model");
+
+      // bytes that rotted in the layer the model is now read from (the newest build's) fail the next build that
+      // reads them, rather than make a wrong image
+      String platform = new io.vertx.core.json.JsonObject(Http.get(streaming.url()
+          + "/v2/gguf/streamed/manifests/q4?ns=jit.local", Map.of("Accept", JitSourcesIT.ACCEPT)).body())
+          .getJsonArray("manifests").getJsonObject(0).getString("digest");
+      String layerDigest = JitIT.lastLayer(new io.vertx.core.json.JsonObject(Http.get(streaming.url()
+          + "/v2/gguf/streamed/manifests/" + platform + "?ns=jit.local", Map.of("Accept", JitSourcesIT.ACCEPT))
+          .body())).getString("digest");
+      Path layerFile = streaming.cacheDir().resolve("blobs/sha256/" + layerDigest.substring(7, 9) + "/"
+          + layerDigest.substring(7));
+      try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(layerFile,
+          java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+        long at = ch.size() / 2;
+        java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+        ch.read(one, at);
+        one.put(0, (byte) (one.get(0) ^ 0x01)).rewind();
+        ch.write(one, at);
+      }
+      Http.Text[] rotted = JitSourcesIT.untilBuilt(streaming, "gguf-again/streamed:q4");
+      assertEquals(502, rotted[1].status(), rotted[1].body());
+      assertTrue(rotted[1].body().contains(modelDigest.toString()), rotted[1].body());
+
+      // a client that asks for the model itself still gets it
+      Http.Streamed pulled = Http.stream(streaming.url() + "/v2/library/streamed/blobs/" + modelDigest
+          + "?ns=registry.ollama.ai");
+      assertEquals(modelDigest, pulled.digest());
     }
   }
 }

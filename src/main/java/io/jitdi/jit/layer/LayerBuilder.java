@@ -48,8 +48,21 @@ public final class LayerBuilder {
   /** A file in the layer: its absolute path in the image, and its content. */
   public record Entry(String path, SourceFile file, int mode) {}
 
-  /** The built layer. */
-  public record Built(Digest digest, Digest diffId, long size, MediaType mediaType) {}
+  /**
+   * The built layer.
+   *
+   * @param placed where each file's content starts in the layer blob, for an uncompressed layer (empty otherwise):
+   *     the bytes of a file are then bytes {@code [offset, offset + size)} of the layer
+   */
+  public record Built(Digest digest, Digest diffId, long size, MediaType mediaType, List<Placed> placed) {}
+
+  /**
+   * A file's content at {@code offset} of an uncompressed layer.
+   *
+   * @param path its path in the layer, without the leading {@code /}
+   * @param blob the artifact blob that is exactly this content, if its source says so
+   */
+  public record Placed(String path, long offset, long size, java.util.Optional<Digest> blob) {}
 
   private LayerBuilder() {}
 
@@ -100,8 +113,10 @@ public final class LayerBuilder {
     {
       HashingFileWriter file = new HashingFileWriter(channel, pool);
       MessageDigest tarDigest = compression == Compression.none ? null : Digest.newSha256();
+      CountingStream counted = new CountingStream(file);
+      List<Placed> placed = new java.util.ArrayList<>();
       OutputStream compressed = switch (compression) {
-        case none -> file;
+        case none -> counted;
         case gzip -> new DeterministicGzip(file);
         case zstd -> new ZstdOutputStream(file, 3).setChecksum(false).setCloseFrameOnFlush(false);
       };
@@ -124,6 +139,10 @@ public final class LayerBuilder {
                 : DEFAULT_FILE_MODE));
             entry.setSize(e.file().size());
             tar.putArchiveEntry(entry);
+            if (compression == Compression.none) {
+              // headers are whole 512-byte records, so everything before this file's content has reached the file
+              placed.add(new Placed(item.getKey(), counted.count, e.file().size(), e.file().blob()));
+            }
             long copied = 0;
             try (InputStream in = e.file().opener().open()) {
               int n;
@@ -151,7 +170,28 @@ public final class LayerBuilder {
       }
       Digest digest = file.finish();
       Digest diffId = tarDigest == null ? digest : Digest.ofSha256Bytes(tarDigest.digest());
-      return new Built(digest, diffId, file.size(), mediaType(compression));
+      return new Built(digest, diffId, file.size(), mediaType(compression), List.copyOf(placed));
+    }
+  }
+
+  /** Counts the bytes written through it. */
+  private static final class CountingStream extends java.io.FilterOutputStream {
+    long count;
+
+    CountingStream(OutputStream out) {
+      super(out);
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      out.write(b);
+      count++;
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      out.write(b, off, len);
+      count += len;
     }
   }
 

@@ -5,12 +5,12 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 
 /** {@code length} bytes of a blob from {@code offset}, read with positional reads; closing it closes the blob. */
-final class BlobInputStream extends InputStream {
+public final class BlobInputStream extends InputStream {
   private final ArtifactRegistry.Blob blob;
   private final long end;
   private long position;
 
-  BlobInputStream(ArtifactRegistry.Blob blob, long offset, long length) {
+  public BlobInputStream(ArtifactRegistry.Blob blob, long offset, long length) {
     if (offset < 0 || length < 0 || offset + length > blob.size()) {
       blob.close();
       throw new IllegalArgumentException("bytes " + offset + "+" + length + " are outside a blob of " + blob.size());

@@ -69,7 +69,7 @@ public final class OciArtifactSource implements Source {
           continue;
         }
         found = TarLayer.files(what, (offset, length) -> registry.open(ref, digest, size, offset, length), size,
-            tar.get());
+            tar.get()).stream().map(f -> f.fromBlob(digest)).toList();
       } else {
         String name = annotation(layer.json(), FILEPATH_ANNOTATION).or(() -> annotation(layer.json(), TITLE_ANNOTATION))
             .orElseThrow(() -> new IOException(what + " is neither a tar nor a file named by an "
@@ -82,7 +82,8 @@ public final class OciArtifactSource implements Source {
         } catch (IllegalArgumentException e) {
           throw new IOException(what + ": its file path is refused: " + e.getMessage());
         }
-        found = List.of(new SourceFile(name, size, -1, () -> registry.open(ref, digest, size, 0, size)));
+        found = List.of(new SourceFile(name, size, -1, () -> registry.open(ref, digest, size, 0, size))
+            .fromBlob(digest));
       }
       for (SourceFile f : found) {
         if (files.put(f.name(), f) != null) {

@@ -88,7 +88,8 @@ public final class OllamaSource implements Source {
   private SourceFile blobFile(Descriptor descriptor, String path) {
     Digest digest = descriptor.digest();
     long size = descriptor.size();
-    return new SourceFile(path, size, -1, () -> registry.open(name.reference(), digest, size, 0, size));
+    return new SourceFile(path, size, -1, () -> registry.open(name.reference(), digest, size, 0, size))
+        .fromBlob(digest);
   }
 
   /** The config and layers of the model's manifest, each with a valid digest and size. */

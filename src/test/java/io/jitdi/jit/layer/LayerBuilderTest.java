@@ -115,6 +115,33 @@ class LayerBuilderTest {
   }
 
   @Test
+  void anUncompressedLayerSaysWhereEachFilesBytesAre() throws Exception {
+    Random random = new Random(7);
+    List<LayerBuilder.Entry> entries = new ArrayList<>();
+    java.util.Map<String, byte[]> contents = new java.util.HashMap<>();
+    // odd sizes (padding), a name long enough for a PAX header, nested directories
+    for (String name : List.of("a/odd.bin", "b/" + "long-name-".repeat(12) + ".gguf", "c/d/e.json", "z")) {
+      byte[] bytes = new byte[random.nextInt(70_000) + 1];
+      random.nextBytes(bytes);
+      contents.put(name, bytes);
+      entries.add(new LayerBuilder.Entry("/models/" + name, new SourceFile(name.substring(name.lastIndexOf('/') + 1),
+          bytes.length, -1, () -> new ByteArrayInputStream(bytes)), -1));
+    }
+    Path out = dir.resolve("placed.tar");
+    LayerBuilder.Built built = LayerBuilder.build(entries, Compression.none, out, pool, n -> { });
+    byte[] layer = Files.readAllBytes(out);
+    assertEquals(entries.size(), built.placed().size());
+    for (LayerBuilder.Placed p : built.placed()) {
+      byte[] expected = contents.get(p.path().substring("models/".length()));
+      assertEquals(expected.length, p.size(), p.path());
+      assertArrayEquals(expected, java.util.Arrays.copyOfRange(layer, (int) p.offset(), (int) (p.offset() + p.size())),
+          p.path());
+    }
+    assertTrue(LayerBuilder.build(entries, Compression.gzip, dir.resolve("placed.tgz"), pool, n -> { }).placed()
+        .isEmpty(), "a compressed layer has no addressable files");
+  }
+
+  @Test
   void gzipHasAFixedHeaderAndUnpacksToTheSameTar() throws Exception {
     byte[] big = new byte[100_000];
     List<LayerBuilder.Entry> entries = entries(tree("g", 5, big), false);
