@@ -84,22 +84,7 @@ public final class CachedArtifacts implements ArtifactRegistry {
       throw new IOException("blob " + digest + " of " + ref + " has " + open.size() + " bytes, and the manifest says "
           + size);
     }
-    return new Blob() {
-      @Override
-      public FileChannel channel() {
-        return open.channel();
-      }
-
-      @Override
-      public long size() {
-        return open.size();
-      }
-
-      @Override
-      public void close() {
-        open.close();
-      }
-    };
+    return asBlob(open);
   }
 
   /**
@@ -153,22 +138,7 @@ public final class CachedArtifacts implements ArtifactRegistry {
       return Optional.empty();
     }
     OpenBlob open = layer.get();
-    InputStream region = new BlobInputStream(new Blob() {
-      @Override
-      public FileChannel channel() {
-        return open.channel();
-      }
-
-      @Override
-      public long size() {
-        return open.size();
-      }
-
-      @Override
-      public void close() {
-        open.close();
-      }
-    }, p.offset() + offset, length);
+    InputStream region = new BlobInputStream(asBlob(open), p.offset() + offset, length);
     return Optional.of(offset == 0 && length == size
         ? new VerifyingInputStream(region, digest, size, "blob " + digest + " (in layer " + p.layer() + ")")
         : region);
@@ -226,6 +196,26 @@ public final class CachedArtifacts implements ArtifactRegistry {
     public void close() {
       file.release();
     }
+  }
+
+  /** {@code open} as an artifact blob: its channel and size, closed (unpinned) with it. */
+  private static Blob asBlob(OpenBlob open) {
+    return new Blob() {
+      @Override
+      public FileChannel channel() {
+        return open.channel();
+      }
+
+      @Override
+      public long size() {
+        return open.size();
+      }
+
+      @Override
+      public void close() {
+        open.close();
+      }
+    };
   }
 
   /** The committed blob, after joining or starting its fill. */
