@@ -188,6 +188,14 @@ public final class Bucket implements AutoCloseable {
     });
   }
 
+  /** Deletes the record {@code name} (absent is fine). Blocks: call on the IO pool. */
+  public void deleteNow(String name) {
+    blocking(BucketOp.put, () -> {
+      s3.deleteObject(b -> b.bucket(config.bucket()).key(recordKey(name)));
+      return null;
+    });
+  }
+
   /**
    * Puts a whole verified blob in one request, for blobs smaller than a part. The caller verified {@code channel}'s
    * first {@code size} bytes against {@code digest}.
@@ -232,11 +240,18 @@ public final class Bucket implements AutoCloseable {
               stale.add(u);
             }
           });
+      int aborted = 0;
       for (MultipartUpload u : stale) {
-        s3.abortMultipartUpload(b -> b.bucket(config.bucket()).key(u.key()).uploadId(u.uploadId()));
-        metrics.bucketRequest(BucketOp.abort, "ok");
+        try {
+          s3.abortMultipartUpload(b -> b.bucket(config.bucket()).key(u.key()).uploadId(u.uploadId()));
+          metrics.bucketRequest(BucketOp.abort, "ok");
+          aborted++;
+        } catch (S3Exception e) {
+          // another replica aborted it first (404 NoSuchUpload), or it cannot be now: the others still go
+          metrics.bucketRequest(BucketOp.abort, e.statusCode() == 404 ? "missing" : "error");
+        }
       }
-      return stale.size();
+      return aborted;
     });
   }
 

@@ -195,14 +195,14 @@ public final class BlobStore {
     this.builtBlobs = blobs;
   }
 
-  private void published(Digest digest, long size) throws IOException {
+  private void published(Digest digest, long size) {
     BuiltBlobs hook = builtBlobs;
     if (hook == null) {
       return;
     }
     try (FileChannel content = FileChannel.open(layout.blob(digest), StandardOpenOption.READ)) {
       hook.committed(digest, content, size);
-    } catch (RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       LOG.warn("built blob {} stays in the local store only: {}", digest, e.getMessage());
     }
   }
@@ -383,6 +383,7 @@ public final class BlobStore {
       Files.deleteIfExists(layout.blob(digest));
       committed.addAndGet(-record.get().size());
       blobCount.decrementAndGet();
+      metrics.evicted(record.get().size());
       return true;
     } finally {
       pins.remove(digest, EVICTING);

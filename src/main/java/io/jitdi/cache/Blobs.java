@@ -68,8 +68,8 @@ public final class Blobs {
     if (tier == null || !tier.redirects()) {
       return Future.succeededFuture(Optional.empty());
     }
-    return tier.size(digest).map(size -> size.isPresent() ? Optional.of(tier.presigned(digest))
-            : Optional.<URI>empty())
+    return tier.size(digest).compose(size -> size.isPresent() ? tier.presigned(digest).map(Optional::of)
+            : Future.succeededFuture(Optional.<URI>empty()))
         .onSuccess(url -> url.ifPresent(u -> tier.redirected()))
         .otherwise(Optional.empty());
   }

@@ -11,6 +11,7 @@ import io.jitdi.oci.RegistryException;
 import io.jitdi.stream.Growth;
 import io.jitdi.upstream.PresignedFetch;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.nio.channels.FileChannel;
@@ -108,14 +109,20 @@ public final class BucketTier {
         .recover(e -> Future.failedFuture(unavailable(e)));
   }
 
-  /** A URL that reads {@code digest} from the bucket without credentials, valid for the configured TTL. */
-  URI presigned(Digest digest) {
-    return bucket.presignedBlob(digest, bucket.config().redirectTtl());
+  /**
+   * A URL that reads {@code digest} from the bucket without credentials, valid for the configured TTL. On the IO
+   * pool: the SDK may refresh credentials (STS, instance metadata) while it signs.
+   */
+  Future<URI> presigned(Digest digest) {
+    return io.call(() -> bucket.presignedBlob(digest, bucket.config().redirectTtl()));
   }
 
-  /** A fill source that reads {@code digest} from the bucket. */
+  /**
+   * A fill source that reads {@code digest} from the bucket. When the store does not give it (gone since it was
+   * seen), the digest is no longer taken to be there, so the next request fills it from the upstream.
+   */
   FillSource source(Digest digest) {
-    return FillSource.bucket(fetch, () -> presigned(digest), digest);
+    return FillSource.bucket(fetch, () -> presigned(digest), digest, () -> present.remove(digest));
   }
 
   /**
@@ -155,24 +162,52 @@ public final class BucketTier {
           return upload.complete().map(total);
         })
         .onSuccess(total -> present.put(digest, total))
-        .recover(e -> upload.abort().transform(ignored -> Future.<Long>failedFuture(e)))
-        .eventually(() -> io.run(() -> index.deleteUpload(upload.uploadId())))
+        // the record goes once the upload is completed or aborted; if the abort fails, the next start aborts it
+        .recover(e -> upload.abort().compose(aborted -> io.run(() -> index.deleteUpload(upload.uploadId())))
+            .transform(ignored -> Future.<Long>failedFuture(e)))
+        .compose(total -> io.run(() -> index.deleteUpload(upload.uploadId())))
         .mapEmpty());
   }
 
-  /** Uploads parts from {@code offset} on as the file grows; gives the blob's size once all parts but none remain. */
+  /**
+   * Uploads parts from {@code offset} on as the file grows; gives the blob's size once it is verified and every
+   * part is sent. One step per part, each started from the previous one's completion, so a blob of thousands of
+   * parts does not nest thousands of futures.
+   */
   private Future<Long> parts(Bucket.Upload upload, FileChannel channel, Growth growth, long part, long offset) {
-    return growth.awaitBeyond(offset + part - 1).compose(v -> {
+    Promise<Long> sent = Promise.promise();
+    step(upload, channel, growth, part, offset, sent);
+    return sent.future();
+  }
+
+  private void step(Bucket.Upload upload, FileChannel channel, Growth growth, long part, long offset,
+      Promise<Long> sent) {
+    growth.awaitBeyond(offset + part - 1).onComplete(grown -> {
+      if (grown.failed()) {
+        sent.fail(grown.cause());
+        return;
+      }
       boolean last = growth.verified().succeeded();
       long available = growth.readable() - offset;
       if (!last || available > part) {
-        return upload.part(channel, offset, part).compose(sent -> parts(upload, channel, growth, part,
-            offset + part));
+        upload.part(channel, offset, part).onComplete(done -> {
+          if (done.failed()) {
+            sent.fail(done.cause());
+          } else {
+            step(upload, channel, growth, part, offset + part, sent);
+          }
+        });
+      } else if (available == part || (available > 0 && upload.parts() > 0)) {
+        upload.part(channel, offset, available).onComplete(done -> {
+          if (done.failed()) {
+            sent.fail(done.cause());
+          } else {
+            sent.complete(offset + available);
+          }
+        });
+      } else {
+        sent.complete(offset + available);
       }
-      if (available == part || (available > 0 && upload.parts() > 0)) {
-        return upload.part(channel, offset, available).map(offset + available);
-      }
-      return Future.succeededFuture(offset + available);
     });
   }
 
@@ -190,8 +225,8 @@ public final class BucketTier {
         bucket.putBlobNow(digest, content, size);
       } else {
         Bucket.Upload upload = bucket.startUploadNow(digest);
-        index.putUpload(upload.uploadId(), digest.toString());
         try {
+          index.putUpload(upload.uploadId(), digest.toString());
           for (long offset = 0; offset < size; offset += part) {
             upload.partNow(content, offset, Math.min(part, size - offset));
           }
@@ -227,6 +262,15 @@ public final class BucketTier {
         } catch (BucketException e) {
           LOG.warn("record {} not written to bucket {}; it stays local: {}", name, bucket.config(),
               e.getMessage());
+        }
+      }
+
+      @Override
+      public void delete(String name) {
+        try {
+          bucket.deleteNow(name);
+        } catch (BucketException e) {
+          LOG.warn("record {} not deleted from bucket {}: {}", name, bucket.config(), e.getMessage());
         }
       }
     };

@@ -38,8 +38,12 @@ interface FillSource {
     };
   }
 
-  /** The bucket's object for {@code digest}, through a URL presigned anew for each attempt. */
-  static FillSource bucket(PresignedFetch fetch, Supplier<java.net.URI> presigned, Digest digest) {
+  /**
+   * The bucket's object for {@code digest}, through a URL presigned anew for each attempt; {@code gone} is told when
+   * the store does not give it.
+   */
+  static FillSource bucket(PresignedFetch fetch, Supplier<Future<java.net.URI>> presigned, Digest digest,
+      Runnable gone) {
     return new FillSource() {
       @Override
       public String name() {
@@ -48,7 +52,7 @@ interface FillSource {
 
       @Override
       public Future<UpstreamBody> open(long offset) {
-        return fetch.blob(presigned.get(), digest, offset);
+        return presigned.get().compose(url -> fetch.blob(url, digest, offset)).onFailure(e -> gone.run());
       }
 
       @Override

@@ -190,6 +190,7 @@ public final class MetadataStore implements AutoCloseable {
 
   public void deleteTag(String key) {
     delete(tags, bytes(key));
+    unshare("tags/" + encodeName(key));
   }
 
   public Optional<Manifest> manifest(Digest digest) {
@@ -241,6 +242,7 @@ public final class MetadataStore implements AutoCloseable {
 
   public void deleteJit(String key) {
     delete(jit, bytes(key));
+    unshare("jit/" + encodeName(key));
   }
 
   /**
@@ -253,6 +255,9 @@ public final class MetadataStore implements AutoCloseable {
 
     /** Writes {@code name}; a failure is logged, not thrown: the local record stands. */
     void write(String name, byte[] value);
+
+    /** Deletes {@code name}, so it does not come back into a local miss; a failure is logged, not thrown. */
+    void delete(String name);
   }
 
   /** Shares tag answers, manifests and JIT records through {@code shared} from now on. */
@@ -270,6 +275,13 @@ public final class MetadataStore implements AutoCloseable {
     Optional<byte[]> remote = records.read(name).filter(valid);
     remote.ifPresent(value -> put(family, key, value));
     return remote;
+  }
+
+  private void unshare(String name) {
+    SharedRecords records = shared;
+    if (records != null) {
+      records.delete(name);
+    }
   }
 
   private void share(String name, byte[] value) {

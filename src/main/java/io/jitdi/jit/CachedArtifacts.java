@@ -107,6 +107,11 @@ public final class CachedArtifacts implements ArtifactRegistry {
       throw new IOException("blob " + digest + " (" + body.size() + " bytes) does not fit in the cache (budget or "
           + "free disk); model layers are built from cached blobs, so raise cache.maxSize or free disk");
     }
+    if (file.size() < 0) {
+      // the upstream did not say the size: read the committed blob once its fill is done
+      body.release();
+      return ArtifactRegistry.super.open(ref, digest, size, offset, length);
+    }
     if (file.size() != size) {
       body.release();
       throw new IOException("blob " + digest + " of " + ref + " has " + file.size() + " bytes, and the manifest says "

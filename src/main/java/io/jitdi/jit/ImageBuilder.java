@@ -151,16 +151,21 @@ final class ImageBuilder {
    * uncompressed layer, so the cache holds a model once: later builds read them from the layer. A blob a client
    * pulled itself, or one being read, stays; so does one placed only in a compressed layer.
    */
-  private void dropSources(Plan plan) throws java.io.IOException {
+  private void dropSources(Plan plan) {
     java.util.Set<Digest> sources = new java.util.LinkedHashSet<>();
     for (PlatformPlan p : plan.platforms()) {
       p.files().entries().forEach(e -> e.file().blob().ifPresent(sources::add));
     }
     for (Digest source : sources) {
-      Optional<JitRecords.Placement> placed = records.placement(source);
-      if (placed.isPresent() && exists(placed.get().layer()) && blobs.dropBuildSource(source)) {
-        LOG.info("artifact blob {} removed after the build of {}: layer {} holds its bytes", source, plan.image(),
-            placed.get().layer());
+      try {
+        Optional<JitRecords.Placement> placed = records.placement(source);
+        if (placed.isPresent() && exists(placed.get().layer()) && blobs.dropBuildSource(source)) {
+          LOG.info("artifact blob {} removed after the build of {}: layer {} holds its bytes", source, plan.image(),
+              placed.get().layer());
+        }
+      } catch (java.io.IOException | RuntimeException e) {
+        // the build is done and recorded: keeping a blob is only a cost
+        LOG.warn("artifact blob {} stays in the cache after the build of {}: {}", source, plan.image(), e.toString());
       }
     }
   }

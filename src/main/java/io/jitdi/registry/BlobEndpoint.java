@@ -37,9 +37,9 @@ final class BlobEndpoint {
     }
     return blobs.redirect(digest).compose(redirect -> {
       if (redirect.isPresent()) {
-        HttpServerResponse response = exchange.response();
-        BlobResponder.blobHeaders(response, digest);
-        return response.setStatusCode(307).putHeader("Location", redirect.get().toString())
+        // not cacheable: the presigned URL expires, unlike the blob
+        return exchange.response().setStatusCode(307).putHeader("Location", redirect.get().toString())
+            .putHeader("Docker-Content-Digest", digest.toString()).putHeader("Cache-Control", "no-store")
             .putHeader("Content-Length", "0").end();
       }
       return blobs.get(route.upstream(), route.name(), digest).map(body -> {

@@ -44,7 +44,7 @@ public final class PresignedFetch {
           tapped.set(UpstreamBody.Tap.arm(request, idleTimeout.toMillis()));
           return request.send();
         })
-        .recover(e -> Future.failedFuture(unavailable(url, "cannot be reached: " + UpstreamErrors.describe(e))))
+        .recover(e -> Future.failedFuture(unavailable(url, "cannot be reached: " + UpstreamErrors.describe(e), e)))
         .compose(response -> UpstreamClient.blobBody(response, tapped.get(), offset, "the object store " + host(url),
             digest, idleTimeout.toMillis()).recover(e -> {
               if (!(e instanceof UpstreamClient.NotABlobAnswer)) {
@@ -52,13 +52,13 @@ public final class PresignedFetch {
               }
               int status = response.statusCode();
               return Bodies.discard(response).transform(ignored -> Future.failedFuture(unavailable(url,
-                  "answered " + status + " to a GET of " + digest)));
+                  "answered " + status + " to a GET of " + digest, null)));
             }));
   }
 
-  private static RegistryException unavailable(URI url, String what) {
+  private static RegistryException unavailable(URI url, String what, Throwable cause) {
     return new RegistryException(ErrorCode.UNAVAILABLE, 503, "the object store " + host(url) + " " + what,
-        java.util.Map.of(), Duration.ofSeconds(10), null);
+        java.util.Map.of(), Duration.ofSeconds(10), cause);
   }
 
   private static String host(URI url) {

@@ -165,6 +165,7 @@ class SharedBucketIT {
       String blobPath = "/v2/shared/redirect/blobs/" + app.layer();
       Http.Text answer = Http.get(replica.url() + blobPath);
       assertEquals(307, answer.status(), "a blob in the bucket is redirected");
+      assertEquals("no-store", answer.header("Cache-Control"), "a presigned URL expires: the redirect is not cached");
       assertTrue(answer.header("Location").startsWith(toStore.url() + "/" + BUCKET + "/"), answer.header("Location"));
 
       long replicaBytes = toReplica.bytesRelayed();
