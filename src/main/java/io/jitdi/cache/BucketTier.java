@@ -50,6 +50,7 @@ public final class BucketTier {
 
   private final Bucket bucket;
   private final PresignedFetch fetch;
+  private final BlobStore store;
   private final MetadataStore index;
   private final Io io;
   private final JitdiMetrics metrics;
@@ -58,8 +59,9 @@ public final class BucketTier {
       .expireAfterWrite(Duration.ofMinutes(10)).<Digest, Long>build().asMap();
   private final AtomicReference<String> health = new AtomicReference<>("not checked yet");
 
-  BucketTier(Bucket bucket, PresignedFetch fetch, MetadataStore index, Io io, JitdiMetrics metrics) {
+  BucketTier(Bucket bucket, PresignedFetch fetch, BlobStore store, MetadataStore index, Io io, JitdiMetrics metrics) {
     this.bucket = bucket;
+    this.store = store;
     this.fetch = fetch;
     this.index = index;
     this.io = io;
@@ -132,8 +134,11 @@ public final class BucketTier {
    * @param size the blob's size, -1 when not known yet
    */
   void mirror(Digest digest, long size, Growth growth, Future<FileChannel> reader) {
+    // pinned while it is read, so eviction does not delete the file under a slow upload
+    store.pin(digest);
     reader.compose(channel -> upload(digest, size, growth, channel)
             .eventually(() -> io.run(channel::close)))
+        .onComplete(done -> store.unpin(digest))
         .onSuccess(v -> LOG.info("blob {} is in bucket {}", digest, bucket.config()))
         .onFailure(e -> {
           if (growth.verified().failed()) {

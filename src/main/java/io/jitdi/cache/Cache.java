@@ -100,7 +100,7 @@ public final class Cache implements AutoCloseable {
    * answer (then {@link #bucketProblem()} says why, and the log says how to fix it).
    */
   public Future<Void> useBucket(Bucket bucket, PresignedFetch fetch, JitdiMetrics metrics) {
-    BucketTier tier = new BucketTier(bucket, fetch, index, io, metrics);
+    BucketTier tier = new BucketTier(bucket, fetch, store, index, io, metrics);
     this.bucket = tier;
     blobs.useBucket(tier);
     index.share(tier.records());
