@@ -108,8 +108,9 @@ public final class Bench {
   private final List<AutoCloseable> open = new ArrayList<>();
   private final Jdk defaultJdk = new Jdk("JDK " + Runtime.version().feature(), null, "", null);
   private Jdk jdk25;
-  /** Figure 8's model, made once for both JDKs. */
+  /** Figure 8's model and figure 8m's weights, made once for both JDKs. */
   private Digest ollamaModel;
+  private Digest modelPackWeights;
   private DockerRegistry upstream;
   private Images.Pushed bigImage;
   private Images.Pushed mediumImage;
@@ -224,6 +225,8 @@ public final class Bench {
     if (wanted("8")) {
       ollamaBuild(defaultJdk);
       ollamaBuild(jdk25);
+      modelPackBuild(defaultJdk);
+      modelPackBuild(jdk25);
     }
   }
 
@@ -649,6 +652,66 @@ public final class Bench {
     figures.add(new Figure(jdk.id("8"), name, "s", j,
         "distribution cold pull of the model blob", d, false, "<= 1.3x", ratio(j, d) <= 1.3,
         "the layer is written from the fill's file as it grows; the model is then kept once, in the layer"));
+  }
+
+  /**
+   * Figure 8m (the issue's "8b"; b marks Temurin 25 rows here): the same as figure 8 for a CNCF ModelPack artifact
+   * whose weight is one raw layer, against distribution's cold pull of that layer.
+   */
+  private void modelPackBuild(Jdk jdk) throws Exception {
+    String name = "JIT image from a " + mib(big) + " MiB ModelPack artifact (one raw weight layer) in the upstream, "
+        + "cold cache: first manifest GET (jitdi on " + jdk.name() + ")";
+    if (jdk.absent() != null) {
+      absent(jdk, "8m", name);
+      return;
+    }
+    log("8m. JIT image from a " + mib(big) + " MiB ModelPack artifact, cold cache (jitdi on " + jdk.name() + ")");
+    String repo = "models/benchpack";
+    Path weights = work.resolve("modelpack-weights.safetensors");
+    if (modelPackWeights == null) {
+      modelPackWeights = Images.randomFile(weights, big, 9);
+    }
+    Digest weightDigest = modelPackWeights;
+    upstream.pushBlobFile(repo, weights, weightDigest);
+    byte[] config = "{\"descriptor\":{\"name\":\"benchpack\"},\"config\":{\"format\":\"safetensors\"}}"
+        .getBytes(StandardCharsets.UTF_8);
+    Digest configDigest = upstream.pushBlob(repo, config);
+    String manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        + "\"artifactType\":\"application/vnd.cncf.model.manifest.v1+json\","
+        + "\"config\":{\"mediaType\":\"application/vnd.cncf.model.config.v1+json\",\"digest\":\"%s\",\"size\":%d},"
+        + "\"layers\":[{\"mediaType\":\"application/vnd.cncf.model.weight.v1.raw\",\"digest\":\"%s\",\"size\":%d,"
+        + "\"annotations\":{\"org.cncf.model.filepath\":\"model.safetensors\"}}]}").formatted(configDigest,
+        config.length, weightDigest, big);
+    upstream.pushManifest(repo, "v1", manifest.getBytes(StandardCharsets.UTF_8),
+        "application/vnd.oci.image.manifest.v1+json");
+    String yaml = Jitdi.config(upstream.url(), "64GiB").replace("upstreams:", "upstreams:\n  models.example.com: "
+        + "{url: \"" + upstream.url() + "\"}") + """
+        jit: {waitBudget: 10m}
+        images:
+          - {match: "bench/pack:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
+             files: [{oci: "models.example.com/models/benchpack:v1", destination: /models/}]}
+        """;
+    List<Double> j = new ArrayList<>();
+    List<Double> d = new ArrayList<>();
+    for (int i = 0; i < runs; i++) {
+      Jitdi jitdi = keep(startJitdiYaml("f8m-jitdi-" + jdk.tag() + "-" + i, yaml, jdk.options()));
+      warmUp(jitdi.url());
+      long started = System.nanoTime();
+      Http.Text built = Http.get(jitdi.url() + "/v2/bench/pack/manifests/r" + i + "?ns=jit.local",
+          Map.of("Accept", "application/vnd.oci.image.index.v1+json"));
+      j.add((System.nanoTime() - started) / 1e9);
+      check(built.status() == 200, "ModelPack JIT build: " + built.status() + " " + built.body());
+      stop(jitdi);
+      deleteTree(work.resolve("f8m-jitdi-" + jdk.tag() + "-" + i));
+      DockerRegistry dist = keep(DockerRegistry.start(work.resolve("f8m-dist-" + jdk.tag() + "-" + i),
+          upstream.url()));
+      warmUp(dist.url());
+      d.add(seconds(curl(dist.url() + "/v2/" + repo + "/blobs/" + weightDigest)));
+      stop(dist);
+      deleteTree(work.resolve("f8m-dist-" + jdk.tag() + "-" + i));
+    }
+    figures.add(new Figure(jdk.id("8m"), name, "s", j, "distribution cold pull of the weight layer", d, false,
+        "<= 1.3x", ratio(j, d) <= 1.3, "the layer is written from the weight layer's fill as it grows"));
   }
 
   // ---- figure 6 ----------------------------------------------------------------------------------------------
