@@ -145,12 +145,12 @@ public final class Blobs {
    * Where a miss is filled from: a fill under way whatever its source, else the shared bucket when it has the blob,
    * else {@code upstream}; null when there is nowhere.
    */
-  private Future<FillSource> sourceFor(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+  private Future<Fill.Source> sourceFor(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     Fill running = fills.get(digest);
     if (running != null) {
       return Future.succeededFuture(running.source());
     }
-    FillSource fromUpstream = upstream == null ? null : FillSource.upstream(upstream, repo, digest);
+    Fill.Source fromUpstream = upstream == null ? null : Fill.Source.upstream(upstream, repo, digest);
     BucketTier tier = bucket;
     if (tier == null) {
       return Future.succeededFuture(fromUpstream);
@@ -159,7 +159,7 @@ public final class Blobs {
   }
 
   /** Joins the fill of {@code digest} under way, or starts one from {@code source}. */
-  private Future<BlobBody> join(FillSource source, UpstreamClient upstream, RepositoryName repo, Digest digest) {
+  private Future<BlobBody> join(Fill.Source source, UpstreamClient upstream, RepositoryName repo, Digest digest) {
     Fill fresh = new Fill(vertx, digest, repo, source, bucket, store, io, metrics);
     Fill existing = fills.putIfAbsent(digest, fresh);
     Fill fill = existing != null ? existing : fresh;

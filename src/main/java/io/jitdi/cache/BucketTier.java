@@ -123,8 +123,8 @@ public final class BucketTier {
    * A fill source that reads {@code digest} from the bucket. When the store does not give it (gone since it was
    * seen), the digest is no longer taken to be there, so the next request fills it from the upstream.
    */
-  FillSource source(Digest digest) {
-    return FillSource.bucket(fetch, () -> presigned(digest), digest, () -> present.remove(digest));
+  Fill.Source source(Digest digest) {
+    return Fill.Source.bucket(fetch, () -> presigned(digest), digest, () -> present.remove(digest));
   }
 
   /**

@@ -10,7 +10,9 @@ import io.jitdi.oci.RepositoryName;
 import io.jitdi.stream.BodySource;
 import io.jitdi.stream.DigestingFileSink;
 import io.jitdi.stream.Growth;
+import io.jitdi.upstream.PresignedFetch;
 import io.jitdi.upstream.UpstreamBody;
+import io.jitdi.upstream.UpstreamClient;
 import io.jitdi.upstream.UpstreamErrors;
 import io.micrometer.core.instrument.Counter;
 import io.netty.buffer.ByteBuf;
@@ -27,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +62,61 @@ public final class Fill implements Growth {
   /** How long an upstream response nobody took for a relay is kept open. */
   private static final long UNTAKEN_RELAY_MILLIS = 10_000;
 
+  /** Where a fill reads its blob from: an upstream registry, or the shared bucket. */
+  interface Source {
+    /** For logs, metrics and errors: the upstream's key, or {@code bucket}. */
+    String name();
+
+    /** The blob's body from byte {@code offset} on (a 200 at 0, else a 206 starting there). */
+    Future<UpstreamBody> open(long offset);
+
+    /** Whether what this source gives should also be written to the shared bucket. */
+    boolean mirrored();
+
+    static Source upstream(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+      return new Source() {
+        @Override
+        public String name() {
+          return upstream.key();
+        }
+
+        @Override
+        public Future<UpstreamBody> open(long offset) {
+          return upstream.blob(repo, digest, offset);
+        }
+
+        @Override
+        public boolean mirrored() {
+          return true;
+        }
+      };
+    }
+
+    /**
+     * The bucket's object for {@code digest}, through a URL presigned anew for each attempt; {@code gone} is told when
+     * the store does not give it.
+     */
+    static Source bucket(PresignedFetch fetch, Supplier<Future<java.net.URI>> presigned, Digest digest,
+        Runnable gone) {
+      return new Source() {
+        @Override
+        public String name() {
+          return "bucket";
+        }
+
+        @Override
+        public Future<UpstreamBody> open(long offset) {
+          return presigned.get().compose(url -> fetch.blob(url, digest, offset)).onFailure(e -> gone.run());
+        }
+
+        @Override
+        public boolean mirrored() {
+          return false;
+        }
+      };
+    }
+  }
+
   /** How the blob will be served. */
   public enum Mode {
     /** Being written to the cache: follow it through {@link Fill#openForRead()} and {@link Growth}. */
@@ -81,7 +139,7 @@ public final class Fill implements Growth {
   private final Vertx vertx;
   private final Digest digest;
   private final RepositoryName repo;
-  private final FillSource source;
+  private final Source source;
   private final BucketTier mirror;
   private final BlobStore store;
   private final Io io;
@@ -109,7 +167,7 @@ public final class Fill implements Growth {
   /**
    * @param mirror the bucket a cached fill is also uploaded to (null: none, or the source is the bucket)
    */
-  Fill(Vertx vertx, Digest digest, RepositoryName repo, FillSource source, BucketTier mirror, BlobStore store, Io io,
+  Fill(Vertx vertx, Digest digest, RepositoryName repo, Source source, BucketTier mirror, BlobStore store, Io io,
       JitdiMetrics metrics) {
     this.vertx = vertx;
     this.digest = digest;
@@ -130,7 +188,7 @@ public final class Fill implements Growth {
   }
 
   /** Where this fill reads from. */
-  FillSource source() {
+  Source source() {
     return source;
   }
 
