@@ -6,12 +6,10 @@ import io.jitdi.config.S3StoreConfig;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.metrics.JitdiMetrics.BucketOp;
 import io.jitdi.oci.Digest;
+import io.jitdi.stream.FileRegionStream;
 import io.micrometer.core.instrument.Counter;
 import io.vertx.core.Future;
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.time.Duration;
 import java.time.Instant;
@@ -331,29 +329,9 @@ public final class Bucket implements AutoCloseable {
 
   /** A request body of bytes {@code [offset, offset + length)} of {@code channel}, read by position. */
   private static RequestBody region(FileChannel channel, long offset, long length) {
-    return RequestBody.fromContentProvider(() -> new InputStream() {
-      private long position = offset;
-      private final long end = offset + length;
-
-      @Override
-      public int read() throws IOException {
-        byte[] one = new byte[1];
-        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-      }
-
-      @Override
-      public int read(byte[] b, int off, int len) throws IOException {
-        if (position >= end) {
-          return -1;
-        }
-        int n = channel.read(ByteBuffer.wrap(b, off, (int) Math.min(len, end - position)), position);
-        if (n < 0) {
-          throw new IOException("the file ended at byte " + position + ", before byte " + end);
-        }
-        position += n;
-        return n;
-      }
-    }, length, "application/octet-stream");
+    // the SDK may open the body more than once (to sign it, to retry): each stream reads by position, none closes
+    return RequestBody.fromContentProvider(() -> new FileRegionStream(channel, offset, length, offset + length,
+        () -> { }), length, "application/octet-stream");
   }
 
   /** Runs a request on the pool, counting it and mapping its failure to a {@link BucketException}. */

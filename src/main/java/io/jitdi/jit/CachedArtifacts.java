@@ -6,9 +6,9 @@ import io.jitdi.cache.Cache;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.BlobBody;
 import io.jitdi.cache.OpenBlob;
+import io.jitdi.stream.FileRegionStream;
 import io.jitdi.stream.Growth;
 import io.jitdi.jit.sources.ArtifactRegistry;
-import io.jitdi.jit.sources.BlobInputStream;
 import io.jitdi.jit.sources.VerifyingInputStream;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.ImageReference;
@@ -88,9 +88,9 @@ public final class CachedArtifacts implements ArtifactRegistry {
   }
 
   /**
-   * Reads {@code length} bytes from {@code offset} as the blob arrives: the fill that fetches it once (shared with every
-   * pull and build of the same digest) is followed while it writes, so a layer is built while its source downloads.
-   * The stream's end waits until the fill verified the whole blob's digest and size, and fails when it did not: a
+   * Reads {@code length} bytes from {@code offset} as the blob arrives: the fill that fetches it once (shared with
+   * every pull and build of the same digest) is followed while it writes, so a layer is built while its source
+   * downloads. The stream's end waits until the fill verified the whole blob's digest and size, and fails when it did not: a
    * build never completes on unverified bytes. A blob that cannot be cached is refused, as by {@link #blob}.
    */
   @Override
@@ -143,7 +143,7 @@ public final class CachedArtifacts implements ArtifactRegistry {
       return Optional.empty();
     }
     OpenBlob open = layer.get();
-    InputStream region = new BlobInputStream(asBlob(open), p.offset() + offset, length);
+    InputStream region = new FileRegionStream(open.channel(), p.offset() + offset, length, open.size(), open::close);
     return Optional.of(offset == 0 && length == size
         ? new VerifyingInputStream(region, digest, size, "blob " + digest + " (in layer " + p.layer() + ")")
         : region);

@@ -1,6 +1,7 @@
 package io.jitdi.jit.sources;
 
 import io.jitdi.oci.Digest;
+import io.jitdi.stream.FileRegionStream;
 import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
 import java.io.IOException;
@@ -31,7 +32,8 @@ public interface ArtifactRegistry {
    */
   default InputStream open(ImageReference ref, Digest digest, long size, long offset, long length)
       throws IOException {
-    return new BlobInputStream(blob(ref, digest, size), offset, length);
+    Blob blob = blob(ref, digest, size);
+    return new FileRegionStream(blob.channel(), offset, length, blob.size(), blob::close);
   }
 
   /** A verified blob on local disk, kept (not evicted) until closed. */

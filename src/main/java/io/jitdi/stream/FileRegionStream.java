@@ -1,0 +1,70 @@
+package io.jitdi.stream;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+
+/**
+ * Bytes {@code [offset, offset + length)} of a file, read with positional reads (the channel's own position is left
+ * alone, so several streams may read one channel). A file that ends before the region does fails the read rather
+ * than end it short. Closing the stream runs {@code onClose}, not a close of the channel.
+ */
+public final class FileRegionStream extends InputStream {
+  private final FileChannel channel;
+  private final Runnable onClose;
+  private final long end;
+  private long position;
+
+  /**
+   * @param size the size of the content the region lies in; a region outside it is refused (after {@code onClose})
+   * @throws IllegalArgumentException when the region is not inside {@code [0, size)}
+   */
+  public FileRegionStream(FileChannel channel, long offset, long length, long size, Runnable onClose) {
+    if (offset < 0 || length < 0 || offset + length > size) {
+      onClose.run();
+      throw new IllegalArgumentException("bytes " + offset + "+" + length + " are outside content of " + size
+          + " bytes");
+    }
+    this.channel = channel;
+    this.onClose = onClose;
+    this.position = offset;
+    this.end = offset + length;
+  }
+
+  @Override
+  public int read() throws IOException {
+    byte[] one = new byte[1];
+    return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+  }
+
+  @Override
+  public int read(byte[] b, int off, int len) throws IOException {
+    if (position >= end) {
+      return -1;
+    }
+    int n = channel.read(ByteBuffer.wrap(b, off, (int) Math.min(len, end - position)), position);
+    if (n < 0) {
+      throw new IOException("the file ended at byte " + position + ", before byte " + end);
+    }
+    position += n;
+    return n;
+  }
+
+  @Override
+  public long skip(long n) {
+    long skipped = Math.max(0, Math.min(n, end - position));
+    position += skipped;
+    return skipped;
+  }
+
+  @Override
+  public int available() {
+    return (int) Math.min(Integer.MAX_VALUE, end - position);
+  }
+
+  @Override
+  public void close() {
+    onClose.run();
+  }
+}
