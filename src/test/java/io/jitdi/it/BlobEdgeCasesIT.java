@@ -13,39 +13,19 @@ import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Blob and manifest answers at the edges, against a real docker-registry whose access log counts what jitdi asked:
  * HEAD of a blob not cached, HEAD of an evicted JIT layer, the old digest of a tag that moved, and a blob cached
  * through one repository asked for under another. Each test has its own jitdi and its own repositories.
  */
-class BlobEdgeCasesIT {
+class BlobEdgeCasesIT extends UpstreamPerClass {
   static final long MIB = 1L << 20;
   static final String OCI = "application/vnd.oci.image.manifest.v1+json";
 
-  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-  static Path shared;
-  static DockerRegistry upstream;
-
-  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-  Path dir;
   Jitdi jitdi;
-
-  @BeforeAll
-  static void startUpstream() {
-    upstream = DockerRegistry.start(shared.resolve("upstream"));
-  }
-
-  @AfterAll
-  static void stopUpstream() {
-    Tools.closeAll(upstream);
-  }
 
   @AfterEach
   void stopJitdi() {

@@ -26,39 +26,19 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The byte budget under races: fills that each fit but not together, started at the same moment; and eviction running
  * while fills commit and JIT layers are built and read. The bytes on disk ({@code blobs/} plus {@code tmp/}) are
  * sampled all along, as EvictionIT does; every answer must be the right bytes, complete.
  */
-class BudgetRaceIT {
+class BudgetRaceIT extends UpstreamPerClass {
   static final long MIB = 1L << 20;
 
-  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-  static Path shared;
-  static DockerRegistry upstream;
-
-  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-  Path dir;
   FaultRelay relay;
   Jitdi jitdi;
-
-  @BeforeAll
-  static void startUpstream() {
-    upstream = DockerRegistry.start(shared.resolve("upstream"));
-  }
-
-  @AfterAll
-  static void stopUpstream() {
-    Tools.closeAll(upstream);
-  }
 
   @AfterEach
   void stopJitdi() {

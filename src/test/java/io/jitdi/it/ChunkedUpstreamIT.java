@@ -13,39 +13,19 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * An upstream that sends blobs chunked, without Content-Length (a {@link RegistryFront} re-sends a real
  * docker-registry's answers that way). jitdi serves the blob chunked to curl, verified, and caches it; with one byte
  * flipped, curl's transfer fails and nothing is cached.
  */
-class ChunkedUpstreamIT {
+class ChunkedUpstreamIT extends UpstreamPerClass {
   static final long MIB = 1L << 20;
 
-  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-  static Path shared;
-  static DockerRegistry upstream;
-
-  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-  Path dir;
   RegistryFront front;
   Jitdi jitdi;
-
-  @BeforeAll
-  static void startUpstream() {
-    upstream = DockerRegistry.start(shared.resolve("upstream"));
-  }
-
-  @AfterAll
-  static void stopUpstream() {
-    Tools.closeAll(upstream);
-  }
 
   @AfterEach
   void stopJitdi() {

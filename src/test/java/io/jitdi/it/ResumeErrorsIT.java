@@ -9,11 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -22,27 +18,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * {@code Range} GET) with 429 or 503 (a {@link RegistryFront} in front of the registry does both). The client gets a
  * broken transfer, never a clean body; nothing is cached; and a later pull, with the upstream healthy, works.
  */
-class ResumeErrorsIT {
+class ResumeErrorsIT extends UpstreamPerClass {
   static final long MIB = 1L << 20;
 
-  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-  static Path shared;
-  static DockerRegistry upstream;
-
-  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-  Path dir;
   RegistryFront front;
   Jitdi jitdi;
-
-  @BeforeAll
-  static void startUpstream() {
-    upstream = DockerRegistry.start(shared.resolve("upstream"));
-  }
-
-  @AfterAll
-  static void stopUpstream() {
-    Tools.closeAll(upstream);
-  }
 
   @AfterEach
   void stopJitdi() {
