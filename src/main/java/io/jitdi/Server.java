@@ -64,7 +64,7 @@ public final class Server {
     Bucket bucket = null;
     try {
       JitdiMetrics metrics = new JitdiMetrics();
-      UpstreamRouter router = UpstreamRouter.connect(vertx, config.upstreams().values(), config.defaultUpstream(),
+      UpstreamRouter router = UpstreamRouter.connect(vertx, io, config.upstreams().values(), config.defaultUpstream(),
           rules.registries(), metrics);
       cache = Cache.open(vertx, config.cache(), io, Clock.systemUTC(), metrics);
       if (config.cache().s3().isPresent()) {

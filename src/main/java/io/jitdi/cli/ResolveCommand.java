@@ -1,6 +1,7 @@
 package io.jitdi.cli;
 
 import io.jitdi.oci.Platform;
+import io.jitdi.concurrent.Io;
 import io.jitdi.config.JitdiConfig;
 import io.jitdi.jit.CachedArtifacts;
 import io.jitdi.jit.ModelSources;
@@ -47,15 +48,16 @@ final class ResolveCommand {
       return ExitCode.FAILED;
     }
     Vertx vertx = Vertx.vertx();
-    try {
-      return run(config, rules, name, out, vertx);
+    try (Io io = new Io()) {
+      return run(config, rules, name, out, vertx, io);
     } finally {
       vertx.close();
     }
   }
 
-  private static ExitCode run(JitdiConfig config, RuleSet rules, ImageName name, PrintStream out, Vertx vertx) {
-    UpstreamRouter router = UpstreamRouter.connect(vertx, config.upstreams().values(), config.defaultUpstream(),
+  private static ExitCode run(JitdiConfig config, RuleSet rules, ImageName name, PrintStream out, Vertx vertx,
+      Io io) {
+    UpstreamRouter router = UpstreamRouter.connect(vertx, io, config.upstreams().values(), config.defaultUpstream(),
         rules.registries(), new JitdiMetrics());
     UpstreamRouter.Route route;
     Tag tag;

@@ -197,6 +197,12 @@ final class BlobResponder {
       done.tryFail("cancelled: the client went away");
     }
 
+    /**
+     * One turn of the send loop: sends what the fill allows, then re-enters from the completion of the send, the growth
+     * or the verification. A flat loop on purpose: written as {@code emit(...).compose(n -> step())}, each piece would
+     * nest one more future, and a failure at the end of a big blob (thousands of pieces) would overflow the stack
+     * while unwinding the chain and leave the client hanging instead of reset (BlobVerificationIT caught that).
+     */
     private void step() {
       if (done.future().isComplete()) {
         return;

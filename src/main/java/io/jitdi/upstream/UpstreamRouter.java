@@ -1,5 +1,6 @@
 package io.jitdi.upstream;
 
+import io.jitdi.concurrent.Io;
 import io.jitdi.config.UpstreamConfig;
 import io.jitdi.metrics.JitdiMetrics;
 import io.jitdi.oci.ErrorCode;
@@ -66,12 +67,12 @@ public final class UpstreamRouter {
   /**
    * Connects to the configured upstreams: one HTTP client tuned for blob bodies, shared token cache, one
    * {@link UpstreamClient} per upstream (registered with {@code metrics}), and for an upstream that is another jitdi,
-   * its replicas' host names resolved now and every {@link Replicas#RESOLVE_EVERY} on the worker pool. The wiring
+   * its replicas' host names resolved now and every {@link Replicas#RESOLVE_EVERY} on {@code io}. The wiring
    * every command that talks to upstreams shares.
    *
    * @param ruleRegistries the registries JIT rules name; those without an upstream are JIT-only
    */
-  public static UpstreamRouter connect(Vertx vertx, Collection<UpstreamConfig> configs, String defaultKey,
+  public static UpstreamRouter connect(Vertx vertx, Io io, Collection<UpstreamConfig> configs, String defaultKey,
       Set<String> ruleRegistries, JitdiMetrics metrics) {
     HttpClient http = vertx.createHttpClient(new HttpClientOptions()
         .setKeepAlive(true)
@@ -84,7 +85,7 @@ public final class UpstreamRouter {
     TokenCache tokens = new TokenCache(Clock.systemUTC());
     Map<String, UpstreamClient> upstreams = new LinkedHashMap<>();
     Function<String, Future<List<InetAddress>>> resolver =
-        host -> vertx.executeBlocking(() -> List.of(InetAddress.getAllByName(host)), false);
+        host -> io.call(() -> List.of(InetAddress.getAllByName(host)));
     for (UpstreamConfig upstream : configs) {
       Replicas replicas = Replicas.of(upstream, resolver);
       replicas.start(vertx, Replicas.RESOLVE_EVERY);
