@@ -1,0 +1,48 @@
+package io.jitdi.bench;
+
+import static io.jitdi.bench.Rig.mib;
+
+import io.jitdi.bench.harness.Images;
+import io.jitdi.oci.Digest;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Figure 8m (the issue's "8b"; 8m-b on JDK 25): the same as figure 8 for a CNCF ModelPack artifact whose weight is
+ * one raw layer, against distribution's cold pull of that layer.
+ */
+final class Fig8mModelPackImage extends ModelImageFigure {
+  Fig8mModelPackImage(Rig rig) {
+    super(rig, "8m", "models/benchpack", "bench/pack", "modelpack-weights.safetensors", 9,
+        "distribution cold pull of the weight layer", "the layer is written from the weight layer's fill as it grows");
+  }
+
+  @Override
+  String name(Jdk jdk) {
+    return "JIT image from a " + mib(rig.big) + " MiB ModelPack artifact (one raw weight layer) in the upstream, "
+        + "cold cache: first manifest GET (jitdi on " + jdk.name() + ")";
+  }
+
+  @Override
+  void pushManifest(Digest weights) {
+    byte[] config = "{\"descriptor\":{\"name\":\"benchpack\"},\"config\":{\"format\":\"safetensors\"}}"
+        .getBytes(StandardCharsets.UTF_8);
+    Digest configDigest = rig.upstream().pushBlob(repo, config);
+    String manifest = ("{\"schemaVersion\":2,\"mediaType\":\"" + Images.OCI_MANIFEST + "\","
+        + "\"artifactType\":\"application/vnd.cncf.model.manifest.v1+json\","
+        + "\"config\":{\"mediaType\":\"application/vnd.cncf.model.config.v1+json\",\"digest\":\"%s\",\"size\":%d},"
+        + "\"layers\":[{\"mediaType\":\"application/vnd.cncf.model.weight.v1.raw\",\"digest\":\"%s\",\"size\":%d,"
+        + "\"annotations\":{\"org.cncf.model.filepath\":\"model.safetensors\"}}]}").formatted(configDigest,
+        config.length, weights, rig.big);
+    rig.upstream().pushManifest(repo, "v1", manifest.getBytes(StandardCharsets.UTF_8), Images.OCI_MANIFEST);
+  }
+
+  @Override
+  String yaml() {
+    return config("models.example.com", """
+        jit: {waitBudget: 10m}
+        images:
+          - {match: "bench/pack:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
+             files: [{oci: "models.example.com/models/benchpack:v1", destination: /models/}]}
+        """);
+  }
+}

@@ -1,0 +1,84 @@
+package io.jitdi.bench.harness;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** What /proc says of a process: its CPU time so far, and its resident memory. */
+public final class ProcFs {
+  /** Clock ticks a second of /proc/<pid>/stat's utime and stime ({@code getconf CLK_TCK}, 100 if that fails). */
+  public static final long CLK_TCK = clockTicks();
+
+  private ProcFs() {}
+
+  /** utime + stime of process {@code pid} so far (all its threads), in seconds. */
+  public static double cpuSeconds(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      // after "pid (comm) ": field 3 (state) is [0], so field 14 (utime) is [11] and field 15 (stime) is [12]
+      String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / (double) CLK_TCK;
+    } catch (IOException e) {
+      throw new UncheckedIOException("CPU time of process " + pid, e);
+    }
+  }
+
+  /** Waits (at most 15 s) until process {@code pid} used at most one tick in 0.5 s; returns its CPU seconds then. */
+  public static double cpuSecondsWhenIdle(long pid) {
+    double last = cpuSeconds(pid);
+    for (int i = 0; i < 30; i++) {
+      Proc.sleep(500);
+      double now = cpuSeconds(pid);
+      if (now - last <= 1.0 / CLK_TCK) {
+        return now;
+      }
+      last = now;
+    }
+    return last;
+  }
+
+  /**
+   * Runs {@code work} while sampling process {@code pid}'s VmRSS (/proc/<pid>/status) every 20 ms; returns the peak
+   * in MB (2^20 bytes).
+   */
+  public static double peakRssDuring(long pid, Callable<?> work) throws Exception {
+    AtomicLong peakKib = new AtomicLong();
+    AtomicBoolean done = new AtomicBoolean();
+    Thread sampler = new Thread(() -> {
+      while (!done.get()) {
+        try {
+          for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("VmRSS:")) {
+              peakKib.accumulateAndGet(Long.parseLong(line.replaceAll("[^0-9]", "")), Math::max);
+            }
+          }
+          Thread.sleep(20);
+        } catch (IOException | InterruptedException e) {
+          return;
+        }
+      }
+    }, "rss-sampler");
+    sampler.start();
+    try {
+      work.call();
+    } finally {
+      done.set(true);
+      sampler.join();
+    }
+    return peakKib.get() / 1024.0;
+  }
+
+  private static long clockTicks() {
+    try {
+      return Long.parseLong(Proc.run(Duration.ofSeconds(10), List.of("getconf", "CLK_TCK")).trim());
+    } catch (RuntimeException e) {
+      return 100;
+    }
+  }
+}
