@@ -19,6 +19,7 @@ import io.jitdi.upstream.Version;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -58,7 +59,9 @@ public final class Server {
   /** Starts everything (blocking until the servers listen). */
   public static Server start(JitdiConfig config, RuleSet rules) throws Exception {
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors());
-    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setPreferNativeTransport(true));
+    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setPreferNativeTransport(true)
+        .setFileSystemOptions(new FileSystemOptions().setFileCacheDir(
+            Cache.runtimeDir(config.cache().dir()).resolve("vertx").toString())));
     Io io = new Io();
     Cache cache = null;
     Bucket bucket = null;

@@ -11,6 +11,7 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -47,11 +48,19 @@ public final class Cache implements AutoCloseable {
     this.flushTimer = vertx.setPeriodic(ACCESS_FLUSH_MILLIS, t -> io.run(store::flushAccessTimes));
   }
 
+  /**
+   * The directory under the cache directory {@code dir} where the process keeps what it unpacks for itself (Vert.x's
+   * file cache, RocksDB's JNI library), so that nothing is written outside the cache directory.
+   */
+  public static Path runtimeDir(Path dir) {
+    return new CacheLayout(dir).runtimeDir();
+  }
+
   /** Opens and reconciles the cache in {@code config.dir()} (blocking). */
   public static Cache open(Vertx vertx, CacheConfig config, Io io, Clock clock, JitdiMetrics metrics) {
     CacheLayout layout = new CacheLayout(config.dir());
     layout.create();
-    MetadataStore index = MetadataStore.open(layout.indexDir());
+    MetadataStore index = MetadataStore.open(layout.indexDir(), layout.runtimeDir());
     try {
       long started = System.nanoTime();
       Reconciler.Report report = Reconciler.run(layout, index, clock, Reconciler.Mode.STARTUP, true);

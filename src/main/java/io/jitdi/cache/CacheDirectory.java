@@ -29,7 +29,7 @@ public final class CacheDirectory implements AutoCloseable {
   public static CacheDirectory open(Path dir) {
     CacheLayout layout = new CacheLayout(dir);
     layout.create();
-    return new CacheDirectory(layout, MetadataStore.open(layout.indexDir()));
+    return new CacheDirectory(layout, MetadataStore.open(layout.indexDir(), layout.runtimeDir()));
   }
 
   public Path root() {

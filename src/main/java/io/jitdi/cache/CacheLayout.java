@@ -19,6 +19,8 @@ import java.util.stream.Stream;
  * &lt;dir&gt;/blobs/sha256/&lt;first 2 hex&gt;/&lt;hex&gt;   committed, verified content; the name is the truth
  * &lt;dir&gt;/tmp/&lt;random&gt;                        fills in progress; deleted at start-up
  * &lt;dir&gt;/index/                              RocksDB: blob, tag and manifest records
+ * &lt;dir&gt;/runtime/                            what the process unpacks for itself: RocksDB's JNI library (one
+ *                                                fixed name, replaced at each start) and Vert.x's file cache
  * </pre>
  *
  * <p>State machine of a blob: it is written under {@code tmp/} while its sha256 and size are computed; only when both
@@ -35,12 +37,14 @@ final class CacheLayout {
   private final Path blobs;
   private final Path tmp;
   private final Path index;
+  private final Path runtime;
 
   public CacheLayout(Path root) {
     this.root = root.toAbsolutePath().normalize();
     this.blobs = this.root.resolve("blobs").resolve(Digest.SHA256);
     this.tmp = this.root.resolve("tmp");
     this.index = this.root.resolve("index");
+    this.runtime = this.root.resolve("runtime");
   }
 
   /** Creates the directories if missing (blocking). */
@@ -49,6 +53,7 @@ final class CacheLayout {
       Files.createDirectories(blobs);
       Files.createDirectories(tmp);
       Files.createDirectories(index);
+      Files.createDirectories(runtime);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create the cache directories under " + root, e);
     }
@@ -64,6 +69,11 @@ final class CacheLayout {
 
   public Path tmpDir() {
     return tmp;
+  }
+
+  /** Where the process unpacks native libraries and Vert.x caches its files: never {@code /tmp}. */
+  public Path runtimeDir() {
+    return runtime;
   }
 
   /** Where the committed blob {@code digest} lives. */

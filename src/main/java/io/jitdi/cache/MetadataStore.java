@@ -10,6 +10,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +27,7 @@ import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
 import org.rocksdb.Env;
 import org.rocksdb.LRUCache;
+import org.rocksdb.NativeLibraryLoader;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
@@ -48,11 +50,8 @@ public final class MetadataStore implements AutoCloseable {
   /** Blob records carry a flags byte from version 2 on. */
   private static final byte BLOB_VERSION = 2;
 
-  static {
-    RocksDB.loadLibrary();
-  }
-
-  private static final LRUCache BLOCK_CACHE = new LRUCache(8L << 20);
+  /** The block cache all stores of the process share; set once RocksDB's library is loaded. */
+  private static LRUCache blockCache;
 
   private final RocksDB db;
   private final DBOptions options;
@@ -83,8 +82,13 @@ public final class MetadataStore implements AutoCloseable {
     this.uploads = handles.get(5);
   }
 
-  /** Opens (creating if needed) the index in {@code dir}. */
-  public static MetadataStore open(Path dir) {
+  /**
+   * Opens (creating if needed) the index in {@code dir}. The first call of the process loads RocksDB's JNI library,
+   * unpacked into {@code runtimeDir} under its fixed name: left to itself, RocksDB unpacks it into a new temp file in
+   * {@code /tmp} at every start and leaves it there (15 MB per start).
+   */
+  public static MetadataStore open(Path dir, Path runtimeDir) {
+    LRUCache shared = blockCache(runtimeDir);
     // the SstFileManager makes RocksDB recover by itself from a full disk once space is freed
     SstFileManager files;
     try {
@@ -97,7 +101,7 @@ public final class MetadataStore implements AutoCloseable {
     DBOptions options = new DBOptions().setCreateIfMissing(true).setCreateMissingColumnFamilies(true)
         .setMaxOpenFiles(256).setKeepLogFileNum(3).setSstFileManager(files).setMaxTotalWalSize(32L << 20);
     ColumnFamilyOptions family = new ColumnFamilyOptions().setWriteBufferSize(4L << 20).setMaxWriteBufferNumber(2)
-        .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(BLOCK_CACHE));
+        .setTableFormatConfig(new BlockBasedTableConfig().setBlockCache(shared));
     List<ColumnFamilyDescriptor> families = List.of(
         new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, family),
         new ColumnFamilyDescriptor(bytes("blobs"), family),
@@ -116,6 +120,20 @@ public final class MetadataStore implements AutoCloseable {
       throw new IllegalStateException("cannot open the index at " + dir + ": " + e.getMessage()
           + (String.valueOf(e.getMessage()).contains("lock") ? " (is another jitdi using this cache dir?)" : ""), e);
     }
+  }
+
+  private static synchronized LRUCache blockCache(Path runtimeDir) {
+    if (blockCache == null) {
+      try {
+        Files.createDirectories(runtimeDir);
+        NativeLibraryLoader.getInstance().loadLibrary(runtimeDir.toString());
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot unpack RocksDB's library into " + runtimeDir, e);
+      }
+      RocksDB.loadLibrary(); // finds it loaded
+      blockCache = new LRUCache(8L << 20);
+    }
+    return blockCache;
   }
 
   public boolean isOpen() {

@@ -21,7 +21,7 @@ class BlobStoreTest {
   void committingTheSameContentTwiceCountsItOnce() throws Exception {
     CacheLayout layout = new CacheLayout(dir);
     layout.create();
-    try (MetadataStore index = MetadataStore.open(layout.indexDir()); Io io = new Io()) {
+    try (MetadataStore index = MetadataStore.open(layout.indexDir(), layout.runtimeDir()); Io io = new Io()) {
       BlobStore store = new BlobStore(layout, index, io, Clock.systemUTC(), new JitdiMetrics(), 1 << 20);
       byte[] content = "same bytes".getBytes(StandardCharsets.UTF_8);
       Digest digest = Digest.sha256Of(content);

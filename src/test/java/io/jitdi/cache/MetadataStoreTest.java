@@ -24,12 +24,12 @@ class MetadataStoreTest {
     Digest d = Digest.sha256Of(new byte[] {1});
     byte[] bytes = "{\"schemaVersion\":2,\"config\":{},\"layers\":[]}".getBytes(StandardCharsets.UTF_8);
     Manifest m = Manifest.parse(bytes, null);
-    try (MetadataStore index = MetadataStore.open(dir)) {
+    try (MetadataStore index = MetadataStore.open(dir, dir.resolveSibling("runtime"))) {
       index.putBlob(d, new BlobRecord(10, 1, 2, false, false));
       index.putTag("docker.io/library/busybox:latest|", new TagRecord(m.digest(), m.mediaType(), m.size(), 5));
       index.putManifest(m);
     }
-    try (MetadataStore index = MetadataStore.open(dir)) {
+    try (MetadataStore index = MetadataStore.open(dir, dir.resolveSibling("runtime"))) {
       assertEquals(new BlobRecord(10, 1, 2, false, false), index.blob(d).orElseThrow());
       TagRecord tag = index.tag("docker.io/library/busybox:latest|").orElseThrow();
       assertEquals(m.digest(), tag.digest());
@@ -44,7 +44,7 @@ class MetadataStoreTest {
   void touchRaisesLastAccessOnlyForExistingBlobs() {
     Digest a = Digest.sha256Of(new byte[] {1});
     Digest b = Digest.sha256Of(new byte[] {2});
-    try (MetadataStore index = MetadataStore.open(dir)) {
+    try (MetadataStore index = MetadataStore.open(dir, dir.resolveSibling("runtime"))) {
       index.putBlob(a, new BlobRecord(10, 1, 100, true, false));
       index.touch(Map.of(a, 500L, b, 600L));
       assertEquals(500L, index.blob(a).orElseThrow().lastAccess());
@@ -59,7 +59,7 @@ class MetadataStoreTest {
 
   @Test
   void refusesCallsAfterCloseInsteadOfCrashingTheJvm() {
-    MetadataStore index = MetadataStore.open(dir);
+    MetadataStore index = MetadataStore.open(dir, dir.resolveSibling("runtime"));
     index.close();
     assertThrows(IllegalStateException.class, () -> index.blob(Digest.sha256Of(new byte[0])));
     assertThrows(IllegalStateException.class, () -> index.forEachBlob((d, r) -> { }));
@@ -67,8 +67,8 @@ class MetadataStoreTest {
 
   @Test
   void aSecondOpenOfTheSameDirectorySaysItIsInUse() {
-    try (MetadataStore index = MetadataStore.open(dir)) {
-      IllegalStateException e = assertThrows(IllegalStateException.class, () -> MetadataStore.open(dir));
+    try (MetadataStore index = MetadataStore.open(dir, dir.resolveSibling("runtime"))) {
+      IllegalStateException e = assertThrows(IllegalStateException.class, () -> MetadataStore.open(dir, dir.resolveSibling("runtime")));
       assertTrue(e.getMessage().contains("another jitdi"), e.getMessage());
     }
   }

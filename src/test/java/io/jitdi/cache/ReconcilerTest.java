@@ -39,7 +39,7 @@ class ReconcilerTest {
     write(layout.blob(corrupt), bytes("corrupt-but-longer"));
     write(layout.tmpDir().resolve("half-a-fill"), bytes("partial"));
     write(layout.blob(goodDigest).getParent().resolve("junk.txt"), bytes("junk"));
-    try (MetadataStore index = MetadataStore.open(layout.indexDir())) {
+    try (MetadataStore index = MetadataStore.open(layout.indexDir(), layout.runtimeDir())) {
       index.putBlob(goodDigest, new BlobRecord(good.length, 1, 1, true, false));
       index.putBlob(unsyncedDigest, new BlobRecord(unsynced.length, 1, 1, false, false));
       index.putBlob(missing, new BlobRecord(7, 1, 1, true, false));

@@ -113,6 +113,30 @@ class CrashIT {
   }
 
   @Test
+  void killedAndRestartedJitdiWritesNothingIntoTheJvmsTempDirectory() throws Exception {
+    // the JVM's temp directory of this process alone (where RocksDB and Vert.x unpack by default: /tmp)
+    Path jvmTemp = Files.createDirectories(dir.resolve("jvm-temp"));
+    Digest digest = push("crash/temp", 1 << 20, 17);
+    Jitdi jitdi = Jitdi.start(dir.resolve("temp-owner"), Jitdi.config(relay.url(), "1GiB"),
+        List.of("-Djava.io.tmpdir=" + jvmTemp));
+    try {
+      assertEquals(200, Http.get(jitdi.url() + "/v2/crash/temp/blobs/" + digest).status());
+      jitdi.kill9();
+      jitdi.startAgain();
+      assertEquals(200, Http.get(jitdi.url() + "/v2/crash/temp/blobs/" + digest).status());
+      try (Stream<Path> left = Files.list(jvmTemp)) {
+        assertEquals(List.of(), left.toList(), "nothing in the JVM's temp directory, after a kill and a restart");
+      }
+      try (Stream<Path> runtime = Files.list(jitdi.cacheDir().resolve("runtime"))) {
+        assertEquals(1, runtime.filter(p -> p.getFileName().toString().startsWith("librocksdbjni")).count(),
+            "RocksDB's library is unpacked into the cache directory once, under one name, whatever the restarts");
+      }
+    } finally {
+      jitdi.close();
+    }
+  }
+
+  @Test
   void verifyReportsABlobThatRottedOnDiskAndFixRemovesIt() throws Exception {
     try (Jitdi jitdi = ownJitdi("jitdi-rot")) {
       Digest blob = push("crash/rot", 2L << 20, 3);
