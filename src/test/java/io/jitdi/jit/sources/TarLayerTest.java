@@ -208,6 +208,21 @@ class TarLayerTest {
         e.getMessage());
   }
 
+  @Test
+  void bytesAfterTheCompressedStreamAreReadTooSoTheVerificationIsAwaited() throws IOException {
+    byte[] gzip = new Tar().file("model.gguf", "weights".repeat(1000), 0644).bytes(TarLayer.Compression.gzip);
+    // padded, as a tool writing whole blocks would: GZIPInputStream stops at the member's end, before the padding
+    byte[] layer = java.util.Arrays.copyOf(gzip, gzip.length + 4096);
+    AtomicLong read = new AtomicLong();
+    TarLayer tar = new TarLayer("layer sha256:abc", layer.length, TarLayer.Compression.gzip, content(layer,
+        new AtomicInteger(), () -> {
+          throw new UncheckedIOException(new IOException("blob sha256:abc does not match its digest"));
+        }));
+    IOException e = assertThrows(IOException.class, () -> tar.unpack(spool(), read::addAndGet));
+    assertTrue(e.getMessage().contains("does not match its digest"), e.getMessage());
+    assertEquals(layer.length, read.get(), "read to the end, padding included");
+  }
+
   @ParameterizedTest
   @EnumSource(value = TarLayer.Compression.class, names = {"gzip", "zstd"})
   void aBrokenCompressedStreamIsReportedAsTheFailedVerificationItCameFrom(TarLayer.Compression compression)
