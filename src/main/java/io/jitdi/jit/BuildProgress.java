@@ -69,11 +69,9 @@ public final class BuildProgress {
     state(State.failed);
   }
 
+  /** Done; the figures stay what was really read and written (less, when a layer built before was reused). */
   void succeeded(String manifestDigest) {
     digest = manifestDigest;
-    // a layer built before for the same key is reused, not read again
-    read.set(Math.max(read.get(), Math.max(total, 0)));
-    written.set(Math.max(written.get(), Math.max(toWrite.get(), 0)));
     state(State.done);
   }
 
