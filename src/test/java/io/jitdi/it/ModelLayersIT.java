@@ -123,10 +123,19 @@ class ModelLayersIT {
     assertEquals(200, untilBuilt(jitdi, "oci/sorted:v1")[1].status());
     assertEquals(layer.digest(), layer("oci/sorted:v1").digest(), "the same files give the same layer, however "
         + "the artifact ordered and compressed them");
+  }
 
-    assertEquals(200, untilBuilt(jitdi, "again/shuffled:v1")[1].status());
-    assertEquals(1, relay.requests("GET", "/blobs/" + blob), "another image of the artifact reads the tar kept in "
-        + "the cache, not the upstream");
+  @Test
+  void aTarLayerStaysInTheCacheForTheNextImageOfItsArtifact() throws Exception {
+    byte[] model = ModelArtifacts.gguf(1 << 20, 801);
+    byte[] tar = new Tar().dir("models").file("models/kept.gguf", model, 0644).tar();
+    kit(upstream, "kept-kit", List.of(new Layer(KIT + "model.v1.tar", tar)));
+    Digest tarDigest = Digest.sha256Of(tar);
+    assertEquals(200, untilBuilt(jitdi, "oci/kept-kit:v1")[1].status());
+    assertEquals(200, untilBuilt(jitdi, "again/kept-kit:v1")[1].status());
+    assertArrayEquals(model, layerFiles(jitdi, "again/kept-kit:v1").get("again/models/kept.gguf"));
+    assertEquals(1, relay.requests("GET", "/blobs/" + tarDigest), "the second image read the tar kept in the "
+        + "cache: its files do not claim to be the whole blob, so it is not dropped as a model placed in a layer");
   }
 
   @Test
