@@ -19,8 +19,9 @@ import java.util.function.LongConsumer;
  * is written, is told to the build's progress.
  *
  * <p>Why the tars are read before the layer is written, not while: the layer's entries are in name order (so its
- * digest depends on the files alone, not on how an artifact's tar happened to order them, and is the same on every
- * node and every jitdi version), and a tar's entries may come in any order; its last entry may sort first.
+ * digest depends on the files alone, not on how an artifact's tar happened to order them; it is the same on every
+ * node, and the bytes earlier jitdi versions built, so recipes rebuild evicted layers to the same digest), and a
+ * tar's entries may come in any order: its last entry may sort first.
  *
  * <p>Blocking; on the IO pool. Close it once the layer is written: the blobs held for reading in place are let go and
  * the spool is deleted.
