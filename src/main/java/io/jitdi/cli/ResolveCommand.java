@@ -111,7 +111,8 @@ final class ResolveCommand {
           }
           line.notes().forEach(n -> out.println("      " + n));
         }
-        out.println("  total " + files.bytes() + " bytes in " + files.entries().size() + " files");
+        out.println("  total " + files.bytes() + " bytes in " + files.entries().size() + " files" + (files.tars()
+            .isEmpty() ? "" : " and " + files.tars().size() + " tar layers"));
         out.println("env:         " + Planner.changes(rule, Planner.values(match.get().captures(), platform), "")
             .env());
         out.println("labels:      " + Planner.changes(rule, Planner.values(match.get().captures(), platform), "")
@@ -155,11 +156,6 @@ final class ResolveCommand {
       } catch (java.util.concurrent.ExecutionException e) {
         throw new IOException(ref + ": " + e.getCause().getMessage(), e.getCause());
       }
-    }
-
-    @Override
-    public boolean readsContent() {
-      return false;
     }
 
     @Override

@@ -71,11 +71,6 @@ public final class CachedArtifacts implements ArtifactRegistry {
   }
 
   @Override
-  public boolean readsContent() {
-    return true;
-  }
-
-  @Override
   public Blob blob(ImageReference ref, Digest digest, long size) throws IOException {
     UpstreamClient upstream = upstream(ref);
     OpenBlob open = await(() -> cached(upstream, ref.repository(), digest), ref);
@@ -195,6 +190,17 @@ public final class CachedArtifacts implements ArtifactRegistry {
       }
       position += n;
       return n;
+    }
+
+    /**
+     * Moves past {@code n} bytes without reading them or waiting for them to arrive: the next read waits. The end
+     * is still reached only by a read, which waits for the verification.
+     */
+    @Override
+    public long skip(long n) {
+      long skipped = Math.max(0, Math.min(n, end - position));
+      position += skipped;
+      return skipped;
     }
 
     @Override

@@ -27,8 +27,9 @@ import java.util.Optional;
 
 /**
  * Builds a planned JIT image: one deterministic layer per distinct set of files (reusing a layer the same key built
- * before if it is still stored), each layer through a {@link BlobStore.TempBlob}; then the configs and manifests are
- * composed and stored, and the records that make every blob findable again are written.
+ * before if it is still stored), each from its {@link LayerInputs} (tar sources read once, first) through a
+ * {@link BlobStore.TempBlob}; then the configs and manifests are composed and stored, and the records that make every
+ * blob findable again are written.
  */
 final class ImageBuilder {
   /** What a build made: the top manifest or index, the platform manifests, the layers and every built blob. */
@@ -55,9 +56,12 @@ final class ImageBuilder {
     this.clock = clock;
   }
 
-  /** Builds {@code plan}: its layers into the store, configs and manifests composed and stored, records written. */
+  /**
+   * Builds {@code plan}: its layers into the store, configs and manifests composed and stored, records written.
+   * Each layer's tar sources are read first (once each, as they arrive), then the layer is written; the progress
+   * counts both.
+   */
   Future<Manifest> build(Plan plan, BuildProgress progress) {
-    Rule rule = plan.match().rule();
     long bytes = plan.platforms().stream().map(PlatformPlan::files).distinct().mapToLong(Planner.LayerFiles::bytes)
         .sum();
     progress.total(bytes);
@@ -67,74 +71,75 @@ final class ImageBuilder {
     // admitted like a fill (eviction first, counting this build) when it fits; else reserved anyway, as a build
     // cannot be relayed: the budget may then be passed by what readers pin
     return store.tryReserve(estimate).compose(fits -> fits ? Future.succeededFuture() : store.reserve(estimate))
-        .compose(reserved -> io.call(() -> {
-      Optional<JitRecords.BuildRecord> previous = records.build(plan.key());
-      Map<String, Composer.Layer> layers = new LinkedHashMap<>();
-      long before = 0;
-      for (PlatformPlan p : plan.platforms()) {
-        String identity = p.files().identity();
-        if (p.files().isEmpty() || layers.containsKey(identity)) {
-          continue;
+        .compose(reserved -> io.call(() -> records.build(plan.key())))
+        .compose(previous -> layers(plan, previous, progress))
+        .compose(layers -> io.call(() -> compose(plan, layers, progress)))
+        .andThen(ar -> store.release(estimate)).compose(made -> {
+          List<Future<Void>> stored = new ArrayList<>();
+          made.platforms().forEach(e -> stored.add(manifests.store(e.getValue())));
+          stored.add(manifests.store(made.top()));
+          return Future.all(stored).compose(v -> io.call(() -> {
+            recordBuild(plan, made);
+            dropSources(plan);
+            return made.top();
+          }));
+        });
+  }
+
+  /**
+   * One layer per distinct set of files, one after the other: the layer the same key built before when it is still
+   * stored, else a new one.
+   */
+  private Future<Map<String, Composer.Layer>> layers(Plan plan, Optional<JitRecords.BuildRecord> previous,
+      BuildProgress progress) {
+    Rule rule = plan.match().rule();
+    Map<String, Composer.Layer> layers = new LinkedHashMap<>();
+    long[] written = {0};
+    Future<Void> chain = Future.succeededFuture();
+    for (PlatformPlan p : plan.platforms()) {
+      Planner.LayerFiles files = p.files();
+      String identity = files.identity();
+      chain = chain.compose(v -> {
+        if (files.isEmpty() || layers.containsKey(identity)) {
+          return Future.succeededFuture();
         }
-        Optional<Composer.Layer> known = previous.map(b -> b.layers().get(identity)).filter(l -> exists(l.digest()));
-        if (known.isPresent()) {
-          layers.put(identity, known.get());
-          continue;
-        }
-        long offset = before;
-        layers.put(identity, buildLayer(rule, p.files(), n -> progress.done(offset + n)));
-        before += p.files().bytes();
-      }
-      progress.state(BuildProgress.State.composing);
-      List<Map.Entry<JsonNode, Manifest>> composed = new ArrayList<>();
-      List<Digest> built = new ArrayList<>();
-      layers.values().forEach(l -> built.add(l.digest()));
-      boolean alias = rule.files().isEmpty() && rule.env().isEmpty() && rule.labels().isEmpty();
-      for (PlatformPlan p : plan.platforms()) {
-        if (alias) {
-          break;
-        }
-        Optional<Composer.Layer> layer = Optional.ofNullable(layers.get(p.files().identity()));
-        String createdBy = "jitdi rule " + rule.name() + ": " + String.join(", ", p.files().lines().stream()
-            .map(Planner.Line::destination).toList());
-        Composer.Changes changes = Planner.changes(rule, Planner.values(plan.match().captures(), p.platform()),
-            createdBy);
-        Composer.Image image = p.base().isPresent()
-            ? Composer.extend(p.base().get().manifest(), p.base().get().config(), layer, changes)
-            : Composer.scratch(p.platform(), layer.orElseThrow(), changes);
-        Digest configDigest = Digest.sha256Of(image.config());
-        if (!exists(configDigest)) {
-          store.putBytes(configDigest, image.config());
-        }
-        built.add(configDigest);
-        composed.add(Map.entry(p.node(), image.manifest()));
-      }
-      Manifest top;
-      if (alias) {
-        top = plan.base().orElseThrow().top();
-      } else if (composed.size() == 1 && plan.base().map(b -> !b.top().mediaType().isIndex()).orElse(false)) {
-        top = composed.get(0).getValue();
-      } else {
-        top = Composer.index(plan.base().map(Base::top).filter(m -> m.mediaType().isIndex()), composed);
-      }
-      return new Made(top, composed, layers, built);
-    })).andThen(ar -> store.release(estimate)).compose(made -> {
-      List<Future<Void>> stored = new ArrayList<>();
-      made.platforms().forEach(e -> stored.add(manifests.store(e.getValue())));
-      stored.add(manifests.store(made.top()));
-      return Future.all(stored).compose(v -> io.call(() -> {
-        recordBuild(plan, made);
-        dropSources(plan);
-        return made.top();
-      }));
+        Optional<Composer.Layer> known = previous.map(b -> b.layers().get(identity));
+        return io.call(() -> known.filter(l -> exists(l.digest()))).compose(kept -> kept.isPresent()
+            ? Future.succeededFuture(kept.get()) : layer(rule, files, progress, written))
+            .map(layer -> {
+              layers.put(identity, layer);
+              return null;
+            });
+      });
+    }
+    return chain.map(v -> layers);
+  }
+
+  /**
+   * Builds one layer into the store: its tar sources read (once each), room reserved for what they turned out to
+   * hold, the layer written. {@code written} is the content the build's earlier layers wrote, and grows by this one's.
+   */
+  private Future<Composer.Layer> layer(Rule rule, Planner.LayerFiles files, BuildProgress progress, long[] written) {
+    return io.call(() -> LayerInputs.read(files, store, progress::read)).compose(inputs -> {
+      progress.toWriteChanged(inputs.contentBytes() - files.bytes());
+      // the plan reserved the tars' sizes; their files (and the spool a compressed one filled) may take more
+      long extra = Math.max(0, inputs.contentBytes() + inputs.spooled() - files.bytes());
+      long offset = written[0];
+      written[0] += inputs.contentBytes();
+      return (extra > 0 ? store.reserve(extra) : Future.<Void>succeededFuture())
+          .compose(v -> io.call(() -> write(rule, inputs, n -> progress.written(offset + n))))
+          .eventually(() -> {
+            store.release(extra);
+            return io.run(inputs::close);
+          });
     });
   }
 
-  /** Builds one layer into the store (blocking; its room was reserved by the caller). */
-  private Composer.Layer buildLayer(Rule rule, Planner.LayerFiles files, java.util.function.LongConsumer progress)
+  /** Writes one layer into the store (blocking; its room was reserved by the caller). */
+  private Composer.Layer write(Rule rule, LayerInputs inputs, java.util.function.LongConsumer progress)
       throws Exception {
     try (TempBlob temp = store.newTemp()) {
-      LayerBuilder.Built layer = LayerBuilder.build(files.entries(), rule.compression(), temp.channel(),
+      LayerBuilder.Built layer = LayerBuilder.build(inputs.entries(), rule.compression(), temp.channel(),
           io.executor(), progress);
       metrics.jitBuildBytes().increment(layer.size());
       temp.commitBuilt(new DigestingFileSink.Written(layer.digest(), layer.size()));
@@ -144,6 +149,44 @@ final class ImageBuilder {
       }
       return new Composer.Layer(layer.mediaType(), layer.digest(), layer.size(), layer.diffId());
     }
+  }
+
+  /** Composes and stores the configs over {@code layers}, and the manifests (blocking). */
+  private Made compose(Plan plan, Map<String, Composer.Layer> layers, BuildProgress progress) throws Exception {
+    Rule rule = plan.match().rule();
+    progress.state(BuildProgress.State.composing);
+    List<Map.Entry<JsonNode, Manifest>> composed = new ArrayList<>();
+    List<Digest> built = new ArrayList<>();
+    layers.values().forEach(l -> built.add(l.digest()));
+    boolean alias = rule.files().isEmpty() && rule.env().isEmpty() && rule.labels().isEmpty();
+    for (PlatformPlan p : plan.platforms()) {
+      if (alias) {
+        break;
+      }
+      Optional<Composer.Layer> layer = Optional.ofNullable(layers.get(p.files().identity()));
+      String createdBy = "jitdi rule " + rule.name() + ": " + String.join(", ", p.files().lines().stream()
+          .map(Planner.Line::destination).toList());
+      Composer.Changes changes = Planner.changes(rule, Planner.values(plan.match().captures(), p.platform()),
+          createdBy);
+      Composer.Image image = p.base().isPresent()
+          ? Composer.extend(p.base().get().manifest(), p.base().get().config(), layer, changes)
+          : Composer.scratch(p.platform(), layer.orElseThrow(), changes);
+      Digest configDigest = Digest.sha256Of(image.config());
+      if (!exists(configDigest)) {
+        store.putBytes(configDigest, image.config());
+      }
+      built.add(configDigest);
+      composed.add(Map.entry(p.node(), image.manifest()));
+    }
+    Manifest top;
+    if (alias) {
+      top = plan.base().orElseThrow().top();
+    } else if (composed.size() == 1 && plan.base().map(b -> !b.top().mediaType().isIndex()).orElse(false)) {
+      top = composed.get(0).getValue();
+    } else {
+      top = Composer.index(plan.base().map(Base::top).filter(m -> m.mediaType().isIndex()), composed);
+    }
+    return new Made(top, composed, layers, built);
   }
 
   /**

@@ -11,6 +11,7 @@ import io.jitdi.jit.sources.Listing;
 import io.jitdi.jit.sources.Source;
 import io.jitdi.jit.sources.SourceFile;
 import io.jitdi.jit.sources.SourcePaths;
+import io.jitdi.jit.sources.TarLayer;
 import io.jitdi.oci.Digest;
 import java.io.IOException;
 import java.net.URI;
@@ -32,14 +33,40 @@ import java.util.Optional;
  * local source resolves, symlinks included, inside {@code jit.fileRoots}. A violation is a 400 naming the rule.
  */
 public final class Planner {
-  /** The files of one platform's layer, and what identifies them. */
-  public record LayerFiles(List<LayerBuilder.Entry> entries, List<Line> lines, String identity) {
+  /**
+   * The files of one platform's layer, and what identifies them.
+   *
+   * @param entries the files known from the listings
+   * @param tars the tar layers whose files the build adds once it has read them
+   */
+  public record LayerFiles(List<LayerBuilder.Entry> entries, List<Unpack> tars, List<Line> lines, String identity) {
+    public LayerFiles {
+      entries = List.copyOf(entries);
+      tars = List.copyOf(tars);
+      lines = List.copyOf(lines);
+    }
+
+    /** The bytes the build reads from the sources: the files' sizes and the tar layers' (compressed) sizes. */
     public long bytes() {
-      return entries.stream().mapToLong(e -> e.file().size()).sum();
+      return entries.stream().mapToLong(e -> e.file().size()).sum() + tars.stream().mapToLong(t -> t.layer().size())
+          .sum();
     }
 
     public boolean isEmpty() {
-      return entries.isEmpty();
+      return entries.isEmpty() && tars.isEmpty();
+    }
+  }
+
+  /**
+   * A tar layer whose files go under {@code directory}.
+   *
+   * @param directory an absolute path ending in {@code /}
+   * @param mode the rule's mode for the files, or -1 for each file's own
+   */
+  public record Unpack(TarLayer layer, String directory, int mode) {
+    /** The entry for {@code file}, one of the layer's files. */
+    public LayerBuilder.Entry entry(SourceFile file) {
+      return new LayerBuilder.Entry(directory + file.name(), file, mode);
     }
   }
 
@@ -80,6 +107,7 @@ public final class Planner {
       throws IOException {
     Map<String, String> values = values(captures, platform);
     List<LayerBuilder.Entry> entries = new ArrayList<>();
+    List<Unpack> tars = new ArrayList<>();
     List<Line> lines = new ArrayList<>();
     StringBuilder identity = new StringBuilder();
     for (FileSpec spec : rule.files()) {
@@ -91,9 +119,9 @@ public final class Planner {
         listing = source(rule, spec, source, values).list();
         listings.put(cacheKey, listing);
       }
-      if (spec.sha256().isPresent() && listing.files().size() != 1) {
+      if (spec.sha256().isPresent() && (listing.files().size() != 1 || !listing.tars().isEmpty())) {
         throw SourcePaths.refused(rule.name(), "sha256 pins a single file, and " + source + " gives "
-            + listing.files().size());
+            + (listing.tars().isEmpty() ? listing.files().size() : "the files of tar layers"));
       }
       identity.append(spec.line()).append('|').append(listing.identity()).append('|').append(destination)
           .append('|').append(spec.mode().orElse(-1)).append('\n');
@@ -110,10 +138,13 @@ public final class Planner {
         }
         entries.add(new LayerBuilder.Entry(path, f, spec.mode().orElse(-1)));
       }
+      for (TarLayer tar : listing.tars()) {
+        tars.add(new Unpack(tar, intoDirectory ? destination : destination + "/", spec.mode().orElse(-1)));
+      }
       lines.add(new Line(source, destination, listing.files(), listing.notes()));
     }
     String id = Digest.sha256Of(identity.toString().getBytes(StandardCharsets.UTF_8)).hex();
-    return new LayerFiles(entries, lines, id);
+    return new LayerFiles(entries, tars, lines, id);
   }
 
   private static boolean isSingleFileSource(String source) {

@@ -17,13 +17,10 @@ public interface ArtifactRegistry {
   /** The single-platform manifest {@code ref} names (an index is refused), with its exact bytes. */
   Manifest manifest(ImageReference ref) throws IOException;
 
-  /** False in dry runs, which read manifests but no blob content. */
-  boolean readsContent();
-
   /**
    * A blob of {@code ref}'s repository, verified against {@code digest} and {@code size} before it is handed out.
    *
-   * @throws IOException when it cannot be had, or when this registry does not read content
+   * @throws IOException when it cannot be had, or when this registry does not read content (a dry run's)
    */
   Blob blob(ImageReference ref, Digest digest, long size) throws IOException;
 

@@ -21,12 +21,14 @@ import java.util.TreeMap;
  * <ul>
  *   <li>a media type ending in {@code .tar}, {@code .tar+gzip} or {@code .tar+zstd} (ModelPack's
  *       {@code application/vnd.cncf.model.weight.v1.tar}, KitOps' {@code application/vnd.kitops.modelkit.model.v1.tar},
- *       ordinary image layers) is unpacked with {@link TarLayer}'s rules;</li>
+ *       ordinary image layers) is unpacked with {@link TarLayer}'s rules; its files are known only once it is read,
+ *       so the listing gives the layer itself ({@link Listing#tars()}), which a build reads once, as it arrives;</li>
  *   <li>any other layer is one file, named by its {@code org.cncf.model.filepath} or, failing that,
  *       {@code org.opencontainers.image.title} annotation (ModelPack's {@code .raw} layers, ORAS files).</li>
  * </ul>
  * The config blob (ModelPack's model config, the KitOps Kitfile) is metadata, not files, and is not written. Two layers
- * that give the same path fail the listing. The identity is the manifest digest.
+ * that give the same path fail the listing (or, for files inside tar layers, the build). The identity is the manifest
+ * digest, so a listing reads no blob.
  */
 public final class OciArtifactSource implements Source {
   public static final String FILEPATH_ANNOTATION = "org.cncf.model.filepath";
@@ -54,6 +56,7 @@ public final class OciArtifactSource implements Source {
     }
     TreeMap<String, SourceFile> files = new TreeMap<>();
     List<String> notes = new ArrayList<>();
+    List<TarLayer> tars = new ArrayList<>();
     int n = 0;
     for (Descriptor layer : layers) {
       n++;
@@ -62,36 +65,29 @@ public final class OciArtifactSource implements Source {
       long size = layer.size();
       String what = describe() + " layer " + n + " (" + mediaType + ", " + digest + ")";
       Optional<TarLayer.Compression> tar = TarLayer.Compression.ofMediaType(mediaType);
-      List<SourceFile> found;
       if (tar.isPresent()) {
-        if (!registry.readsContent()) {
-          notes.add(what + ": a tar of " + size + " bytes; its files are listed once it is fetched");
-          continue;
-        }
-        found = TarLayer.files(what, (offset, length) -> registry.open(ref, digest, size, offset, length), size,
-            tar.get()).stream().map(f -> f.fromBlob(digest)).toList();
-      } else {
-        String name = annotation(layer.json(), FILEPATH_ANNOTATION).or(() -> annotation(layer.json(), TITLE_ANNOTATION))
-            .orElseThrow(() -> new IOException(what + " is neither a tar nor a file named by an "
-                + FILEPATH_ANNOTATION + " or " + TITLE_ANNOTATION + " annotation"));
-        while (name.startsWith("./")) {
-          name = name.substring(2);
-        }
-        try {
-          SourcePaths.checkRelative(name);
-        } catch (IllegalArgumentException e) {
-          throw new IOException(what + ": its file path is refused: " + e.getMessage());
-        }
-        found = List.of(new SourceFile(name, size, -1, () -> registry.open(ref, digest, size, 0, size))
-            .fromBlob(digest));
+        notes.add(what + ": a tar of " + size + " bytes; its files are listed once it is fetched");
+        tars.add(new TarLayer(what, size, tar.get(), (offset, length) -> registry.open(ref, digest, size, offset,
+            length)));
+        continue;
       }
-      for (SourceFile f : found) {
-        if (files.put(f.name(), f) != null) {
-          throw new IOException(describe() + ": two layers give " + f.name());
-        }
+      String name = annotation(layer.json(), FILEPATH_ANNOTATION).or(() -> annotation(layer.json(), TITLE_ANNOTATION))
+          .orElseThrow(() -> new IOException(what + " is neither a tar nor a file named by an "
+              + FILEPATH_ANNOTATION + " or " + TITLE_ANNOTATION + " annotation"));
+      while (name.startsWith("./")) {
+        name = name.substring(2);
+      }
+      try {
+        SourcePaths.checkRelative(name);
+      } catch (IllegalArgumentException e) {
+        throw new IOException(what + ": its file path is refused: " + e.getMessage());
+      }
+      if (files.put(name, new SourceFile(name, size, -1, () -> registry.open(ref, digest, size, 0, size))
+          .fromBlob(digest)) != null) {
+        throw new IOException(describe() + ": two layers give " + name);
       }
     }
-    return new Listing("oci:" + ref + "@" + manifest.digest(), List.copyOf(files.values()), notes);
+    return new Listing("oci:" + ref + "@" + manifest.digest(), List.copyOf(files.values()), notes, tars);
   }
 
   private static Optional<String> annotation(JsonNode descriptor, String key) {

@@ -10,19 +10,29 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.zip.GZIPOutputStream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import org.apache.commons.compress.archivers.tar.TarConstants;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.Test;
 
+/** The one pass over an artifact's tar layer: its files, what it refuses, and that each byte is read once. */
 class TarLayerTest {
   /** A tar built entry by entry. */
   static final class Tar {
@@ -78,9 +88,55 @@ class TarLayerTest {
     }
   }
 
-  static List<SourceFile> list(byte[] layer, TarLayer.Compression compression) throws IOException {
-    return TarLayer.files("test layer", (offset, length) -> new ByteArrayInputStream(layer, (int) offset,
-        (int) length), layer.length, compression);
+  @TempDir
+  Path tmp;
+  private final List<FileChannel> spools = new ArrayList<>();
+
+  @AfterEach
+  void closeSpools() throws IOException {
+    for (FileChannel spool : spools) {
+      spool.close();
+    }
+  }
+
+  /** A spool in the test's directory. */
+  TarLayer.Spool spool() {
+    return () -> {
+      FileChannel channel = FileChannel.open(tmp.resolve("spool-" + spools.size()), StandardOpenOption.CREATE_NEW,
+          StandardOpenOption.READ, StandardOpenOption.WRITE);
+      spools.add(channel);
+      return channel;
+    };
+  }
+
+  /** The layer's bytes as content, counting opens; the whole layer's stream ends with {@code atEnd}. */
+  static TarLayer.Content content(byte[] layer, AtomicInteger opens, Runnable atEnd) {
+    return (offset, length) -> {
+      opens.incrementAndGet();
+      InputStream bytes = new ByteArrayInputStream(layer, (int) offset, (int) length);
+      if (offset != 0 || length != layer.length) {
+        return bytes;
+      }
+      return new java.io.FilterInputStream(bytes) {
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+          int n = super.read(b, off, len);
+          if (n < 0) {
+            try {
+              atEnd.run();
+            } catch (UncheckedIOException e) {
+              throw e.getCause();
+            }
+          }
+          return n;
+        }
+      };
+    };
+  }
+
+  List<SourceFile> list(byte[] layer, TarLayer.Compression compression) throws IOException {
+    return new TarLayer("test layer", layer.length, compression, content(layer, new AtomicInteger(), () -> { }))
+        .unpack(spool(), n -> { }).files();
   }
 
   static Map<String, String> contents(List<SourceFile> files) throws IOException {
@@ -112,26 +168,79 @@ class TarLayerTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = TarLayer.Compression.class, names = {"gzip", "zstd"})
-  void aCompressedLayerReadInOrderIsDecompressedOnceAndOutOfOrderStillRight(TarLayer.Compression compression)
-      throws IOException {
+  @EnumSource(TarLayer.Compression.class)
+  void aLayerOutOfNameOrderIsReadOnceEachByteOnce(TarLayer.Compression compression) throws IOException {
     Tar tar = new Tar();
-    for (int i = 0; i < 20; i++) {
-      tar.file(String.format("data/part-%02d.jsonl", i), "row " + i + "\n", 0644);
+    for (int i = 19; i >= 0; i--) {
+      tar.file(String.format("data/part-%02d.jsonl", i), ("row " + i + "\n").repeat(500 + i), 0644);
     }
-    byte[] layer = tar.bytes(compression);
-    java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
-    List<SourceFile> files = TarLayer.files("counted layer", (offset, length) -> {
-      opens.incrementAndGet();
-      return new ByteArrayInputStream(layer, (int) offset, (int) length);
-    }, layer.length, compression);
-    assertEquals(1, opens.get(), "listing reads the layer once");
+    byte[] layer = tar.dir("data/").bytes(compression);
+    AtomicInteger opens = new AtomicInteger();
+    AtomicLong read = new AtomicLong();
+    TarLayer.Unpacked unpacked = new TarLayer("counted layer", layer.length, compression, content(layer, opens,
+        () -> { })).unpack(spool(), read::addAndGet);
+    assertEquals(1, opens.get(), "one pass over the layer");
+    List<SourceFile> files = unpacked.files();
+    assertEquals("data/part-00.jsonl", files.get(0).name(), "files in name order, the tar's last first");
     Map<String, String> contents = contents(files);
-    assertEquals("row 7\n", contents.get("data/part-07.jsonl"));
-    assertEquals(2, opens.get(), "20 files in tar order: one more pass, not 20");
-    List<SourceFile> reversed = new java.util.ArrayList<>(files);
-    java.util.Collections.reverse(reversed);
-    assertEquals(contents, new java.util.TreeMap<>(contents(reversed)), "out of order: the same bytes");
+    assertEquals(("row 7\n").repeat(507), contents.get("data/part-07.jsonl"));
+    assertEquals(compression == TarLayer.Compression.none ? 1 + 20 : 1, opens.get(),
+        compression == TarLayer.Compression.none ? "each file read in place, a range of the blob"
+            : "the files read from the spool, the layer not opened again");
+    assertEquals(layer.length, read.get(), "every byte of the layer read once (headers in the pass, contents then "
+        + "or from the blob when the file is read)");
+    assertEquals(compression == TarLayer.Compression.none ? 0 : contents.values().stream()
+        .mapToLong(String::length).sum(), unpacked.spooled());
+    unpacked.close();
+  }
+
+  @ParameterizedTest
+  @EnumSource(TarLayer.Compression.class)
+  void thePassReadsTheContentToItsEndSoAFailedVerificationFailsIt(TarLayer.Compression compression)
+      throws IOException {
+    byte[] layer = new Tar().file("model.gguf", "weights".repeat(1000), 0644).bytes(compression);
+    TarLayer tar = new TarLayer("layer sha256:abc", layer.length, compression, content(layer, new AtomicInteger(),
+        () -> {
+          throw new UncheckedIOException(new IOException("blob sha256:abc does not match its digest"));
+        }));
+    IOException e = assertThrows(IOException.class, () -> tar.unpack(spool(), n -> { }));
+    assertTrue(e.getMessage().contains("layer sha256:abc") && e.getMessage().contains("does not match its digest"),
+        e.getMessage());
+  }
+
+  @Test
+  void bytesAfterTheCompressedStreamAreReadTooSoTheVerificationIsAwaited() throws IOException {
+    byte[] gzip = new Tar().file("model.gguf", "weights".repeat(1000), 0644).bytes(TarLayer.Compression.gzip);
+    // padded, as a tool writing whole blocks would: GZIPInputStream stops at the member's end, before the padding
+    byte[] layer = java.util.Arrays.copyOf(gzip, gzip.length + 4096);
+    AtomicLong read = new AtomicLong();
+    TarLayer tar = new TarLayer("layer sha256:abc", layer.length, TarLayer.Compression.gzip, content(layer,
+        new AtomicInteger(), () -> {
+          throw new UncheckedIOException(new IOException("blob sha256:abc does not match its digest"));
+        }));
+    IOException e = assertThrows(IOException.class, () -> tar.unpack(spool(), read::addAndGet));
+    assertTrue(e.getMessage().contains("does not match its digest"), e.getMessage());
+    assertEquals(layer.length, read.get(), "read to the end, padding included");
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TarLayer.Compression.class, names = {"gzip", "zstd"})
+  void aBrokenCompressedStreamIsReportedAsTheFailedVerificationItCameFrom(TarLayer.Compression compression)
+      throws IOException {
+    byte[] layer = new Tar().file("model.gguf", "weights ".repeat(20_000) + "end", 0644).bytes(compression);
+    byte[] flipped = layer.clone();
+    for (int i = 20; i < flipped.length - 20; i += 7) {
+      flipped[i] ^= 0x55;
+    }
+    IOException unverified = assertThrows(IOException.class, () -> new TarLayer("layer sha256:abc", flipped.length,
+        compression, content(flipped, new AtomicInteger(), () -> {
+          throw new UncheckedIOException(new IOException("blob sha256:abc does not match its digest"));
+        })).unpack(spool(), n -> { }));
+    assertTrue(unverified.getMessage().contains("does not match its digest"), unverified.getMessage());
+    IOException bad = assertThrows(IOException.class, () -> new TarLayer("layer sha256:abc", flipped.length,
+        compression, content(flipped, new AtomicInteger(), () -> { })).unpack(spool(), n -> { }));
+    assertTrue(bad.getMessage().contains("layer sha256:abc is not a readable " + compression + " tar"),
+        bad.getMessage());
   }
 
   @Test
@@ -161,7 +270,7 @@ class TarLayerTest {
     assertRefused(new Tar().file("twice", "a", 0644).file("twice", "b", 0644), "twice");
   }
 
-  private static void assertRefused(Tar tar, String why) throws IOException {
+  private void assertRefused(Tar tar, String why) throws IOException {
     byte[] layer = tar.bytes(TarLayer.Compression.none);
     IOException e = assertThrows(IOException.class, () -> list(layer, TarLayer.Compression.none));
     assertTrue(e.getMessage().contains("refused") && e.getMessage().contains(why), e.getMessage());
