@@ -39,7 +39,7 @@ public final class Images {
       return busyboxLayout;
     }
     try {
-      Path work = Files.createTempDirectory("jitdi-busybox");
+      Path work = Tools.scratchDir(null, "jitdi-busybox");
       Path img = work.resolve("img");
       Path bundle = work.resolve("bundle");
       Duration t = Duration.ofMinutes(2);
@@ -69,32 +69,28 @@ public final class Images {
    */
   public static synchronized Digest pushMultiArch(DockerRegistry registry, String repo, String tag) {
     Path layout = busyboxLayout();
-    try {
-      Path arm = Files.createTempDirectory("jitdi-arm64");
-      Proc.run(Duration.ofMinutes(2), List.of("cp", "-a", layout + "/.", arm.toString()));
-      Proc.run(Duration.ofMinutes(1), List.of("umoci", "config", "--image", arm + ":latest", "--architecture",
-          "arm64"));
-      Proc.run(Duration.ofMinutes(2), List.of("skopeo", "copy", "--dest-tls-verify=false", "oci:" + layout + ":latest",
-          "docker://127.0.0.1:" + registry.port() + "/" + repo + ":" + tag + "-amd64"));
-      Proc.run(Duration.ofMinutes(2), List.of("skopeo", "copy", "--dest-tls-verify=false", "oci:" + arm + ":latest",
-          "docker://127.0.0.1:" + registry.port() + "/" + repo + ":" + tag + "-arm64"));
-      StringBuilder index = new StringBuilder("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-          + "\"manifests\":[");
-      String sep = "";
-      for (String arch : List.of("amd64", "arm64")) {
-        Http.Text head = Http.head(registry.url() + "/v2/" + repo + "/manifests/" + tag + "-" + arch,
-            java.util.Map.of("Accept", "application/vnd.oci.image.manifest.v1+json"));
-        index.append(sep).append("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"")
-            .append(head.header("Docker-Content-Digest")).append("\",\"size\":").append(head.header("Content-Length"))
-            .append(",\"platform\":{\"architecture\":\"").append(arch).append("\",\"os\":\"linux\"}}");
-        sep = ",";
-      }
-      index.append("]}");
-      return registry.pushManifest(repo, tag, index.toString().getBytes(StandardCharsets.UTF_8),
-          "application/vnd.oci.image.index.v1+json");
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    Path arm = Tools.scratchDir(null, "jitdi-arm64");
+    Proc.run(Duration.ofMinutes(2), List.of("cp", "-a", layout + "/.", arm.toString()));
+    Proc.run(Duration.ofMinutes(1), List.of("umoci", "config", "--image", arm + ":latest", "--architecture",
+        "arm64"));
+    Proc.run(Duration.ofMinutes(2), List.of("skopeo", "copy", "--dest-tls-verify=false", "oci:" + layout + ":latest",
+        "docker://127.0.0.1:" + registry.port() + "/" + repo + ":" + tag + "-amd64"));
+    Proc.run(Duration.ofMinutes(2), List.of("skopeo", "copy", "--dest-tls-verify=false", "oci:" + arm + ":latest",
+        "docker://127.0.0.1:" + registry.port() + "/" + repo + ":" + tag + "-arm64"));
+    StringBuilder index = new StringBuilder("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+        + "\"manifests\":[");
+    String sep = "";
+    for (String arch : List.of("amd64", "arm64")) {
+      Http.Text head = Http.head(registry.url() + "/v2/" + repo + "/manifests/" + tag + "-" + arch,
+          java.util.Map.of("Accept", "application/vnd.oci.image.manifest.v1+json"));
+      index.append(sep).append("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"")
+          .append(head.header("Docker-Content-Digest")).append("\",\"size\":").append(head.header("Content-Length"))
+          .append(",\"platform\":{\"architecture\":\"").append(arch).append("\",\"os\":\"linux\"}}");
+      sep = ",";
     }
+    index.append("]}");
+    return registry.pushManifest(repo, tag, index.toString().getBytes(StandardCharsets.UTF_8),
+        "application/vnd.oci.image.index.v1+json");
   }
 
   /** {@code size} reproducible pseudo-random bytes. */

@@ -29,7 +29,7 @@ public final class Podman {
     try {
       Files.createDirectories(dir);
       // podman refuses a runroot path longer than 50 characters: a short one under /tmp
-      runRoot = Files.createTempDirectory(Path.of("/tmp"), "podman-run");
+      runRoot = Tools.scratchDir(Path.of("/tmp"), "podman-run");
       Files.writeString(conf, """
           [[registry]]
           prefix = "docker.io"

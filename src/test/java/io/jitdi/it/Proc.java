@@ -62,8 +62,10 @@ public final class Proc implements AutoCloseable {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.descendants().forEach(ProcessHandle::destroyForcibly);
         p.destroyForcibly();
+        String seen = Files.readString(out);
+        Files.deleteIfExists(out);
         throw new AssertionError(String.join(" ", command) + " did not finish in " + timeout + ":\n"
-            + Tools.tail(Files.readString(out), 4000));
+            + Tools.tail(seen, 4000));
       }
       String output = Files.readString(out);
       Files.deleteIfExists(out);

@@ -120,11 +120,34 @@ public final class Tools {
       if (!p.waitFor(20, TimeUnit.MINUTES) || p.exitValue() != 0) {
         throw new AssertionError(String.join(" ", command) + " failed:\n" + tail(Files.readString(log), 3000));
       }
+      Files.delete(log);
     } catch (IOException e) {
       throw new AssertionError("cannot run " + command + ": " + e.getMessage(), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new AssertionError("interrupted", e);
+    }
+  }
+
+  /**
+   * A new directory under {@code parent} (the JVM's temp directory when null) that is removed with everything in it
+   * when the test JVM exits: for what fixtures build once per JVM or must keep short paths for (podman's runroot).
+   */
+  public static Path scratchDir(Path parent, String prefix) {
+    try {
+      Path dir = parent == null ? Files.createTempDirectory(prefix) : Files.createTempDirectory(parent, prefix);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(dir)));
+      return dir;
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+      all.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException | java.io.UncheckedIOException e) {
+      // best effort at exit
     }
   }
 
