@@ -23,7 +23,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.List;
 import java.util.Optional;
@@ -112,11 +111,7 @@ public final class CachedArtifacts implements ArtifactRegistry {
       throw new IOException("blob " + digest + " of " + ref + " has " + file.size() + " bytes, and the manifest says "
           + size);
     }
-    if (offset < 0 || length < 0 || offset + length > size) {
-      body.release();
-      throw new IllegalArgumentException("bytes " + offset + "+" + length + " are outside a blob of " + size);
-    }
-    return new Following(file, offset, length, ref);
+    return new Following(file, offset, length, ref); // releases the body if the range is outside the blob
   }
 
   /**
@@ -144,68 +139,36 @@ public final class CachedArtifacts implements ArtifactRegistry {
         : region);
   }
 
-  /** A range of a blob that may still be being filled, read as the fill writes it; blocks, on the IO pool. */
-  private final class Following extends InputStream {
-    private final BlobBody.FromFile file;
+  /**
+   * A range of a blob that may still be being filled, read as the fill writes it; blocks, on the IO pool. Its end is
+   * reported only once the fill verified the whole blob: a mismatch fails that read.
+   */
+  private final class Following extends FileRegionStream {
     private final Growth growth;
     private final ImageReference ref;
-    private final long end;
-    private long position;
-    private boolean verified;
 
     Following(BlobBody.FromFile file, long offset, long length, ImageReference ref) {
-      this.file = file;
+      super(file.file().channel(), offset, length, file.size(), file::release);
       this.growth = file.growth();
       this.ref = ref;
-      this.position = offset;
-      this.end = offset + length;
     }
 
     @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+    protected long readableFrom(long position) throws IOException {
+      if (growth.readable() <= position) {
+        await(() -> growth.awaitBeyond(position), ref);
+      }
+      return growth.readable();
     }
 
     @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      if (position >= end) {
-        if (!verified) {
-          await(growth::verified, ref);
-          verified = true;
-        }
-        return -1;
-      }
-      if (len == 0) {
-        return 0;
-      }
-      long at = position;
-      if (growth.readable() <= at) {
-        await(() -> growth.awaitBeyond(at), ref);
-      }
-      long readable = Math.min(end, growth.readable());
-      int n = file.file().channel().read(ByteBuffer.wrap(b, off, (int) Math.min(len, readable - position)), position);
-      if (n < 0) {
-        throw new IOException("blob " + file.digest() + " ended at byte " + position + ", before " + end);
-      }
-      position += n;
-      return n;
-    }
-
-    /**
-     * Moves past {@code n} bytes without reading them or waiting for them to arrive: the next read waits. The end
-     * is still reached only by a read, which waits for the verification.
-     */
-    @Override
-    public long skip(long n) {
-      long skipped = Math.max(0, Math.min(n, end - position));
-      position += skipped;
-      return skipped;
+    protected void reachedEnd() throws IOException {
+      await(growth::verified, ref);
     }
 
     @Override
-    public void close() {
-      file.release();
+    protected long readableNow() {
+      return growth.readable();
     }
   }
 

@@ -9,12 +9,16 @@ import java.nio.channels.FileChannel;
  * Bytes {@code [offset, offset + length)} of a file, read with positional reads (the channel's own position is left
  * alone, so several streams may read one channel). A file that ends before the region does fails the read rather
  * than end it short. Closing the stream runs {@code onClose}, not a close of the channel.
+ *
+ * <p>A subclass reads a file that is still being written: {@link #readableFrom} waits until the bytes exist, and
+ * {@link #reachedEnd} may check the content before the end is reported.
  */
-public final class FileRegionStream extends InputStream {
+public class FileRegionStream extends InputStream {
   private final FileChannel channel;
   private final Runnable onClose;
   private final long end;
   private long position;
+  private boolean ended;
 
   /**
    * @param size the size of the content the region lies in; a region outside it is refused (after {@code onClose})
@@ -38,12 +42,36 @@ public final class FileRegionStream extends InputStream {
     return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
   }
 
+  /**
+   * How far the file may be read now, from {@code position} (which it must exceed): the region's end here; a subclass
+   * may block until more of the file is written.
+   */
+  protected long readableFrom(long position) throws IOException {
+    return end;
+  }
+
+  /** Called once, when a read reaches the region's end and before it reports it; may fail that read. */
+  protected void reachedEnd() throws IOException {}
+
+  /** Bytes of the region that can be read now without waiting. */
+  protected long readableNow() {
+    return end;
+  }
+
   @Override
   public int read(byte[] b, int off, int len) throws IOException {
     if (position >= end) {
+      if (!ended) {
+        reachedEnd();
+        ended = true;
+      }
       return -1;
     }
-    int n = channel.read(ByteBuffer.wrap(b, off, (int) Math.min(len, end - position)), position);
+    if (len == 0) {
+      return 0;
+    }
+    long limit = Math.min(end, readableFrom(position));
+    int n = channel.read(ByteBuffer.wrap(b, off, (int) Math.min(len, limit - position)), position);
     if (n < 0) {
       throw new IOException("the file ended at byte " + position + ", before byte " + end);
     }
@@ -60,7 +88,7 @@ public final class FileRegionStream extends InputStream {
 
   @Override
   public int available() {
-    return (int) Math.min(Integer.MAX_VALUE, end - position);
+    return (int) Math.max(0, Math.min(Integer.MAX_VALUE, Math.min(end, readableNow()) - position));
   }
 
   @Override
