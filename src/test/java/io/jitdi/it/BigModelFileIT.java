@@ -44,6 +44,8 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class) // containerd last only saves a build: each test stands alone
 class BigModelFileIT {
   static final long SIZE = (8L << 30) + 4097;
+  /** Two copies of the layer at the peak, and room to spare. */
+  static final long NEEDS_FREE = 19_000_000_000L;
   static final int BLOCK = 1 << 20;
   static final long[] BLOCKS = {0, (2L << 30) - 4321, (4L << 30) - 54321, SIZE - BLOCK};
   static final String IMAGE = "jit.local/big/model.gguf:v1";
@@ -61,6 +63,9 @@ class BigModelFileIT {
 
   @BeforeAll
   static void start() throws Exception {
+    long free = Files.getFileStore(dir).getUsableSpace();
+    assertTrue(free > NEEDS_FREE, "BigModelFileIT needs " + NEEDS_FREE / 1_000_000_000 + " GB free under " + dir
+        + " (two copies of an 8.6 GB layer); there are " + free / 1_000_000_000 + " GB: free some disk first");
     models = dir.resolve("models");
     Files.createDirectories(models);
     Path source = models.resolve("model.gguf");
