@@ -2,7 +2,6 @@ package io.jitdi.upstream;
 
 import io.jitdi.stream.BodySource;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
 import io.netty.util.ReferenceCountUtil;
 import io.vertx.core.Future;
@@ -305,15 +304,8 @@ public final class UpstreamBody implements BodySource {
     private static final String NAME = "jitdi-body-tap";
     private static final String VERTX_HANDLER = "handler";
 
-    /** Bytes gathered from one read loop before they are handed on in one piece. */
-    static final int MAX_BATCH = 1024 * 1024;
-    /** Most buffers gathered into one piece. */
-    private static final int MAX_BATCH_PARTS = 64;
-
     private volatile UpstreamBody armed;
     private UpstreamBody current;
-    /** The body's bytes read since the last hand-over: one piece per read loop, not one per socket read. */
-    private CompositeByteBuf batch;
 
     /**
      * Arms the tap of the connection {@code request} will be sent on, installing it on first use; call before sending.
@@ -363,10 +355,9 @@ public final class UpstreamBody implements BodySource {
         UpstreamBody body = current;
         try {
           if (content.content().isReadable()) {
-            gather(ctx, content.content().retain());
+            body.chunk(content.content().retain());
           }
           if (msg instanceof LastHttpContent last) {
-            handOver();
             current = null;
             body.ended();
             ctx.fireChannelRead(new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, last.trailingHeaders()));
@@ -377,39 +368,6 @@ public final class UpstreamBody implements BodySource {
         return;
       }
       ctx.fireChannelRead(msg);
-    }
-
-    /**
-     * Hands the bytes of this read loop on in one piece: the sink then hashes and writes, and followers send, about a
-     * MiB at a time instead of one socket read (often 64 KiB) at a time, with a sixteenth of the thread hand-offs.
-     */
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
-      handOver();
-      super.channelReadComplete(ctx);
-    }
-
-    private void gather(ChannelHandlerContext ctx, ByteBuf data) {
-      if (batch == null) {
-        batch = ctx.alloc().compositeDirectBuffer(MAX_BATCH_PARTS);
-      }
-      batch.addComponent(true, data);
-      if (batch.readableBytes() >= MAX_BATCH || batch.numComponents() >= MAX_BATCH_PARTS) {
-        handOver();
-      }
-    }
-
-    private void handOver() {
-      CompositeByteBuf gathered = batch;
-      batch = null;
-      if (gathered == null) {
-        return;
-      }
-      if (current != null && gathered.isReadable()) {
-        current.chunk(gathered);
-      } else {
-        gathered.release();
-      }
     }
 
     @Override
@@ -425,7 +383,6 @@ public final class UpstreamBody implements BodySource {
     }
 
     private void cut(Throwable cause) {
-      handOver(); // what arrived before the cut is good data: a resume starts after it
       UpstreamBody body = current;
       current = null;
       if (body != null) {
