@@ -83,15 +83,18 @@ public final class Blobs {
    */
   public Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     servedToClients.put(digest, Boolean.TRUE);
-    return get(upstream, repo, digest, 1);
+    return get(upstream, repo, digest, 1, false);
   }
 
   /**
    * As {@link #get}, for a JIT build that reads an artifact blob into a layer: the blob is not counted as served to a
-   * client, so {@link #dropBuildSource} may remove it once the layer holds its bytes.
+   * client, so {@link #dropBuildSource} may remove it once the layer holds its bytes; and a fill this starts is stored
+   * even when the budget has no room for it beside the build's own reservation (a build cannot read a relay; its
+   * layer will hold these bytes and the blob is dropped after it), as long as the blob fits the budget on its own and
+   * the disk has room.
    */
   public Future<BlobBody> forBuild(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return get(upstream, repo, digest, 1);
+    return get(upstream, repo, digest, 1, true);
   }
 
   /**
@@ -106,10 +109,11 @@ public final class Blobs {
    * A blob rebuilt into the store by its origin can be evicted again before this request pins it (a tight budget
    * under load); it is then located (rebuilt) once more, {@code retries} times at most.
    */
-  private Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest, int retries) {
-    return located(upstream, repo, digest).compose(origin -> fetch(origin.upstream(), origin.repository(), digest)
-        .recover(e -> origin.upstream() == null && retries > 0 && e instanceof RegistryException r
-            && r.code() == ErrorCode.BLOB_UNKNOWN ? get(upstream, repo, digest, retries - 1)
+  private Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest, int retries,
+      boolean build) {
+    return located(upstream, repo, digest).compose(origin -> fetch(origin.upstream(), origin.repository(), digest,
+        build).recover(e -> origin.upstream() == null && retries > 0 && e instanceof RegistryException r
+            && r.code() == ErrorCode.BLOB_UNKNOWN ? get(upstream, repo, digest, retries - 1, build)
             : Future.failedFuture(e)));
   }
 
@@ -127,8 +131,11 @@ public final class Blobs {
     return tier == null ? Future.succeededFuture(false) : tier.size(digest).map(OptionalLong::isPresent);
   }
 
-  /** Finds or fetches {@code digest} from {@code upstream} (null: nowhere to fetch from). */
-  private Future<BlobBody> fetch(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+  /**
+   * Finds or fetches {@code digest} from {@code upstream} (null: nowhere to fetch from); {@code build}: see
+   * {@link #forBuild}.
+   */
+  private Future<BlobBody> fetch(UpstreamClient upstream, RepositoryName repo, Digest digest, boolean build) {
     return store.open(digest).compose(open -> {
       if (open.isPresent()) {
         metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
@@ -137,7 +144,7 @@ public final class Blobs {
             blob.jit() ? BlobBody.Origin.JIT : BlobBody.Origin.HIT));
       }
       return sourceFor(upstream, repo, digest).compose(source -> source == null
-          ? Future.failedFuture(unknown(digest)) : join(source, upstream, repo, digest));
+          ? Future.failedFuture(unknown(digest)) : join(source, upstream, repo, digest, build));
     });
   }
 
@@ -159,8 +166,9 @@ public final class Blobs {
   }
 
   /** Joins the fill of {@code digest} under way, or starts one from {@code source}. */
-  private Future<BlobBody> join(Fill.Source source, UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    Fill fresh = new Fill(vertx, digest, repo, source, bucket, store, io, metrics);
+  private Future<BlobBody> join(Fill.Source source, UpstreamClient upstream, RepositoryName repo, Digest digest,
+      boolean build) {
+    Fill fresh = new Fill(vertx, digest, repo, source, bucket, store, io, metrics, build);
     Fill existing = fills.putIfAbsent(digest, fresh);
     Fill fill = existing != null ? existing : fresh;
     if (existing == null) {
@@ -169,7 +177,7 @@ public final class Blobs {
     }
     boolean coalesced = existing != null;
     return fill.head().compose(head -> switch (head.mode()) {
-      case ALREADY_CACHED -> fetch(upstream, repo, digest);
+      case ALREADY_CACHED -> fetch(upstream, repo, digest, build);
       case CACHE -> {
         metrics.cacheRequest(JitdiMetrics.Kind.blob, coalesced ? CacheResult.coalesced : CacheResult.miss);
         yield following(fill, head.size(), coalesced);
@@ -197,7 +205,7 @@ public final class Blobs {
    * the blob cannot be cached. For readers that need the whole blob at once (configs, model blobs).
    */
   public Future<BlobBody> whole(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return fetch(upstream, repo, digest).compose(body -> {
+    return fetch(upstream, repo, digest, false).compose(body -> {
       if (body instanceof BlobBody.FromFile file && !file.growth().verified().succeeded()) {
         body.release();
         return file.growth().verified().compose(v -> whole(upstream, repo, digest));

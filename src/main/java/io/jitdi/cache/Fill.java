@@ -160,15 +160,19 @@ public final class Fill implements Growth {
   private UpstreamBody current;
   private volatile long size = -1;
   private long reservedBytes;
+  private final boolean forBuild;
   private int resumes;
   private long counted;
   private long lastLog = System.nanoTime();
 
   /**
    * @param mirror the bucket a cached fill is also uploaded to (null: none, or the source is the bucket)
+   * @param forBuild started by a JIT build, which cannot read a relay: stored even past the budget (never past the
+   *     disk's room) when the budget has no room beside what is reserved, as long as the blob fits it on its own
    */
   Fill(Vertx vertx, Digest digest, RepositoryName repo, Source source, BucketTier mirror, BlobStore store, Io io,
-      JitdiMetrics metrics) {
+      JitdiMetrics metrics, boolean forBuild) {
+    this.forBuild = forBuild;
     this.vertx = vertx;
     this.digest = digest;
     this.repo = repo;
@@ -230,7 +234,17 @@ public final class Fill implements Growth {
       return;
     }
     long reservation = Math.max(size, 0);
-    store.tryReserve(reservation).onComplete(fits -> context.runOnContext(v -> {
+    Future<Boolean> admitted = forBuild
+        ? store.tryReserve(reservation).compose(fits -> {
+          if (fits) {
+            return Future.succeededFuture(true);
+          }
+          LOG.info("blob {} ({} bytes) is read by a JIT build: stored past the cache budget for the build (its layer "
+              + "will hold these bytes, and the blob is removed after it)", digest, size);
+          return store.reserve(reservation).map(true);
+        })
+        : store.tryReserve(reservation);
+    admitted.onComplete(fits -> context.runOnContext(v -> {
       if (fits.failed() || !fits.result()) {
         LOG.info("blob {} ({} bytes) does not fit the cache budget beside the fills in flight and the blobs being "
             + "read; relaying it uncached", digest, size);

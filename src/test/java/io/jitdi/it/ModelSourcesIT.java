@@ -482,4 +482,51 @@ class ModelSourcesIT {
       assertEquals(modelDigest, pulled.digest());
     }
   }
+
+  /**
+   * A model whose raw blob and built layer do not fit the budget together, but its layer alone does, still builds:
+   * the layer's reservation goes past the budget for the build (eviction cannot take the blob the build reads), then
+   * the raw blob is dropped and the cache is back within budget, holding the model once. A model too big for the
+   * budget on its own fails with an error that says what to change, and leaves nothing.
+   */
+  @Test
+  void aModelThatFitsTheBudgetOnlyOnceStillBuildsAndIsThenStoredOnce() throws Exception {
+    byte[] model = ModelArtifacts.gguf(24 << 20, 47);
+    ModelArtifacts.pushOllama(upstream, "library/tight", "q4", model, TEMPLATE, PARAMS);
+    Digest modelDigest = Digest.sha256Of(model);
+    String rules = """
+        upstreams:
+          registry.ollama.ai: {url: "%s"}
+        jit: {waitBudget: 60s}
+        images:
+          - name: ollama
+            match: "ollama/{model}:{tag}"
+            registry: jit.local
+            files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
+        """.formatted(upstream.url());
+    long budget = 40L << 20; // the model once (24 MiB) fits, twice does not
+    try (Jitdi tight = Jitdi.start(dir.resolve("tight"), "server: {listen: 127.0.0.1:PORT}\n"
+        + "cache: {dir: CACHE_DIR, maxSize: 40MiB}\n" + rules)) {
+      Http.Text built = Http.get(tight.url() + "/v2/ollama/tight/manifests/q4?ns=jit.local",
+          Map.of("Accept", JitSourcesIT.ACCEPT));
+      assertEquals(200, built.status(), built.body());
+      assertArrayEquals(model, layerFiles(tight, "ollama/tight:q4").get(
+          "root/.ollama/models/blobs/sha256-" + modelDigest.hex()), "the model is in the layer");
+      Path raw = tight.cacheDir().resolve("blobs/sha256/" + modelDigest.hex().substring(0, 2) + "/"
+          + modelDigest.hex());
+      assertFalse(Files.exists(raw), "the raw model blob is not kept beside its layer");
+      long used = new io.vertx.core.json.JsonObject(Http.get(tight.url() + "/_jitdi/status").body())
+          .getJsonObject("cache").getLong("usedBytes");
+      assertTrue(used <= budget, "back within the budget after the build: " + used + " of " + budget + " bytes");
+      assertTrue(tight.bytesUnder("blobs") <= model.length * 1.05, "the model once: " + tight.bytesUnder("blobs"));
+    }
+    try (Jitdi tooSmall = Jitdi.start(dir.resolve("too-small"), "server: {listen: 127.0.0.1:PORT}\n"
+        + "cache: {dir: CACHE_DIR, maxSize: 16MiB}\n" + rules)) {
+      Http.Text refused = JitSourcesIT.untilBuilt(tooSmall, "ollama/tight:q4")[1];
+      assertEquals(502, refused.status(), refused.body());
+      assertTrue(refused.body().contains("cache.maxSize"), "says what to change: " + refused.body());
+      assertTrue(tooSmall.bytesUnder("blobs") < model.length, "the model is not kept: "
+          + tooSmall.bytesUnder("blobs"));
+    }
+  }
 }
