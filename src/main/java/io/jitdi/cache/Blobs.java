@@ -197,7 +197,10 @@ public final class Blobs {
     store.pin(digest);
     return fill.openForRead().<BlobBody>map(channel -> new BlobBody.FromFile(
         new OpenBlob(digest, channel, size, false, () -> store.unpin(digest), io.executor()), fill,
-        coalesced ? BlobBody.Origin.COALESCED : BlobBody.Origin.MISS)).onFailure(e -> store.unpin(digest));
+        coalesced ? BlobBody.Origin.COALESCED : BlobBody.Origin.MISS)).onFailure(e -> store.unpin(digest))
+        // a fill that failed deletes its file before it says why: answer with the why (the digest that did not
+        // match, the cut), not with the missing file
+        .recover(e -> fill.verified().transform(v -> Future.failedFuture(v.failed() ? v.cause() : e)));
   }
 
   /**

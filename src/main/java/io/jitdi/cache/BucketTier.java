@@ -57,7 +57,15 @@ public final class BucketTier {
   /** Digests known to be in the bucket; objects under a digest key never change, so a hit is trusted for a while. */
   private final ConcurrentMap<Digest, Long> present = Caffeine.newBuilder().maximumSize(100_000)
       .expireAfterWrite(Duration.ofMinutes(10)).<Digest, Long>build().asMap();
+  /**
+   * Digests the bucket did not have a moment ago: one request's steps (where to fetch from, then the fill's source)
+   * ask once, not once each. Kept briefly, as another replica may upload the blob at any time; a stale entry only
+   * means a fetch from the upstream.
+   */
+  private final ConcurrentMap<Digest, Boolean> absent = Caffeine.newBuilder().maximumSize(100_000)
+      .expireAfterWrite(ABSENT_FOR).<Digest, Boolean>build().asMap();
   private final AtomicReference<String> health = new AtomicReference<>("not checked yet");
+  static final Duration ABSENT_FOR = Duration.ofSeconds(2);
 
   BucketTier(Bucket bucket, PresignedFetch fetch, BlobStore store, MetadataStore index, Io io, JitdiMetrics metrics) {
     this.bucket = bucket;
@@ -107,8 +115,22 @@ public final class BucketTier {
     if (known != null) {
       return Future.succeededFuture(OptionalLong.of(known));
     }
-    return bucket.blobSize(digest).onSuccess(size -> size.ifPresent(n -> present.put(digest, n)))
-        .recover(e -> Future.failedFuture(unavailable(e)));
+    if (absent.containsKey(digest)) {
+      return Future.succeededFuture(OptionalLong.empty());
+    }
+    return bucket.blobSize(digest).onSuccess(size -> {
+      if (size.isPresent()) {
+        present.put(digest, size.getAsLong());
+      } else {
+        absent.put(digest, Boolean.TRUE);
+      }
+    }).recover(e -> Future.failedFuture(unavailable(e)));
+  }
+
+  /** {@code digest} is in the bucket now (this replica put it there). */
+  private void known(Digest digest, long size) {
+    present.put(digest, size);
+    absent.remove(digest);
   }
 
   /**
@@ -154,7 +176,7 @@ public final class BucketTier {
     long part = Bucket.partSize(size);
     if (size >= 0 && size < part) {
       return growth.verified().compose(v -> bucket.putBlob(digest, channel, size))
-          .onSuccess(v -> present.put(digest, size));
+          .onSuccess(v -> known(digest, size));
     }
     return bucket.startUpload(digest).compose(upload -> io.run(() -> index.putUpload(upload.uploadId(), digest
             .toString()))
@@ -166,7 +188,7 @@ public final class BucketTier {
           }
           return upload.complete().map(total);
         })
-        .onSuccess(total -> present.put(digest, total))
+        .onSuccess(total -> known(digest, total))
         // the record goes once the upload is completed or aborted; if the abort fails, the next start aborts it
         .recover(e -> upload.abort().compose(aborted -> io.run(() -> index.deleteUpload(upload.uploadId())))
             .transform(ignored -> Future.<Long>failedFuture(e)))
@@ -243,7 +265,7 @@ public final class BucketTier {
           index.deleteUpload(upload.uploadId());
         }
       }
-      present.put(digest, size);
+      known(digest, size);
     };
   }
 

@@ -120,6 +120,20 @@ class SharedBucketIT {
   }
 
   @Test
+  void aColdMissAsksTheBucketAboutTheBlobOnce() throws Exception {
+    Path file = dir.resolve("once");
+    Digest digest = Images.randomFile(file, 1 << 20, 14);
+    upstream.pushBlobFile("shared/once", file, digest);
+    try (Jitdi replica = Jitdi.start(dir.resolve("once-replica"), replica(s3.url(), ""))) {
+      double heads = replica.metrics().valueOrZero("jitdi_bucket_requests_total", "op", "head");
+      assertEquals(200, Http.get(replica.url() + "/v2/shared/once/blobs/" + digest).status());
+      assertEquals(heads + 1, replica.metrics().value("jitdi_bucket_requests_total", "op", "head"),
+          "one HEAD of the blob's object for the whole miss (where to fetch from, then the fill's source)");
+      awaitKey(digest);
+    }
+  }
+
+  @Test
   void aBlobWhoseDigestDoesNotMatchNeverAppearsInTheBucket() throws Exception {
     Path file = dir.resolve("flipped");
     Digest digest = Images.randomFile(file, LAYER, 12);
