@@ -61,7 +61,7 @@ public final class Server {
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors());
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setPreferNativeTransport(true)
         .setFileSystemOptions(new FileSystemOptions().setFileCacheDir(
-            Cache.runtimeDir(config.cache().dir()).resolve("vertx").toString())));
+            Cache.prepareRuntimeDir(config.cache().dir()).resolve(Cache.VERTX_FILE_CACHE).toString())));
     Io io = new Io();
     Cache cache = null;
     Bucket bucket = null;

@@ -89,9 +89,10 @@ public final class Blobs {
   /**
    * As {@link #get}, for a JIT build that reads an artifact blob into a layer: the blob is not counted as served to a
    * client, so {@link #dropBuildSource} may remove it once the layer holds its bytes; and a fill this starts is stored
-   * even when the budget has no room for it beside the build's own reservation (a build cannot read a relay; its
-   * layer will hold these bytes and the blob is dropped after it), as long as the blob fits the budget on its own and
-   * the disk has room.
+   * even when the budget has no room for it beside the build's own reservation (a build cannot read a relay; a raw
+   * model blob is dropped once its layer holds the bytes, and eviction after the build brings the cache back within
+   * the budget), as long as the blob fits the budget on its own and the disk has room. A build that joins a fill a
+   * client started, which is being relayed, still fails ("does not fit").
    */
   public Future<BlobBody> forBuild(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     return get(upstream, repo, digest, 1, true);
@@ -200,7 +201,9 @@ public final class Blobs {
         coalesced ? BlobBody.Origin.COALESCED : BlobBody.Origin.MISS)).onFailure(e -> store.unpin(digest))
         // a fill that failed deletes its file before it says why: answer with the why (the digest that did not
         // match, the cut), not with the missing file
-        .recover(e -> fill.verified().transform(v -> Future.failedFuture(v.failed() ? v.cause() : e)));
+        .recover(e -> e instanceof java.nio.file.NoSuchFileException
+            ? fill.verified().transform(v -> Future.failedFuture(v.failed() ? v.cause() : e))
+            : Future.failedFuture(e));
   }
 
   /**

@@ -50,11 +50,28 @@ public final class Cache implements AutoCloseable {
 
   /**
    * The directory under the cache directory {@code dir} where the process keeps what it unpacks for itself (Vert.x's
-   * file cache, RocksDB's JNI library), so that nothing is written outside the cache directory.
+   * file cache, RocksDB's JNI library), so that nothing is written outside the cache directory: created, and cleared
+   * of the file caches Vert.x left there when a process was killed before its shutdown hook ran. Blocking; call
+   * before Vert.x starts.
    */
-  public static Path runtimeDir(Path dir) {
-    return new CacheLayout(dir).runtimeDir();
+  public static Path prepareRuntimeDir(Path dir) throws IOException {
+    CacheLayout layout = new CacheLayout(dir);
+    layout.create(); // its error names the directory, as Cache.open's would
+    Path runtime = layout.runtimeDir();
+    try (var left = Files.newDirectoryStream(runtime, VERTX_FILE_CACHE + "-*")) {
+      for (Path old : left) {
+        try (var tree = Files.walk(old)) {
+          for (Path p : tree.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            Files.deleteIfExists(p);
+          }
+        }
+      }
+    }
+    return runtime;
   }
+
+  /** The name Vert.x's file cache directories start with, under {@link #prepareRuntimeDir}. */
+  public static final String VERTX_FILE_CACHE = "vertx";
 
   /** Opens and reconciles the cache in {@code config.dir()} (blocking). */
   public static Cache open(Vertx vertx, CacheConfig config, Io io, Clock clock, JitdiMetrics metrics) {

@@ -239,9 +239,11 @@ public final class Fill implements Growth {
           if (fits) {
             return Future.succeededFuture(true);
           }
-          LOG.info("blob {} ({} bytes) is read by a JIT build: stored past the cache budget for the build (its layer "
-              + "will hold these bytes, and the blob is removed after it)", digest, size);
-          return store.reserve(reservation).map(true);
+          LOG.info("blob {} ({} bytes) is read by a JIT build: stored past the cache budget for the build (eviction "
+              + "brings the cache back within it afterwards)", digest, size);
+          // reserve() counts the bytes before it evicts: admitted even when the eviction failed, so the fill's
+          // release pays them back
+          return store.reserve(reservation).transform(ar -> Future.succeededFuture(true));
         })
         : store.tryReserve(reservation);
     admitted.onComplete(fits -> context.runOnContext(v -> {

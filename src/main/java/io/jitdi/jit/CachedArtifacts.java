@@ -165,11 +165,6 @@ public final class CachedArtifacts implements ArtifactRegistry {
     protected void reachedEnd() throws IOException {
       await(growth::verified, ref);
     }
-
-    @Override
-    protected long readableNow() {
-      return growth.readable();
-    }
   }
 
   /** {@code open} as an artifact blob: its channel and size, closed (unpinned) with it. */

@@ -89,14 +89,17 @@ final class LayerInputs implements AutoCloseable {
 
   private static void close(List<TarLayer.Unpacked> unpacked, Spool spool) throws IOException {
     IOException failed = null;
-    for (TarLayer.Unpacked u : unpacked) {
-      try {
-        u.close();
-      } catch (IOException e) {
-        failed = e;
+    try {
+      for (TarLayer.Unpacked u : unpacked) {
+        try {
+          u.close();
+        } catch (IOException e) {
+          failed = e;
+        }
       }
+    } finally {
+      spool.close();
     }
-    spool.close();
     if (failed != null) {
       throw failed;
     }

@@ -53,11 +53,6 @@ public class FileRegionStream extends InputStream {
   /** Called once, when a read reaches the region's end and before it reports it; may fail that read. */
   protected void reachedEnd() throws IOException {}
 
-  /** Bytes of the region that can be read now without waiting. */
-  protected long readableNow() {
-    return end;
-  }
-
   @Override
   public int read(byte[] b, int off, int len) throws IOException {
     if (position >= end) {
@@ -88,7 +83,9 @@ public class FileRegionStream extends InputStream {
 
   @Override
   public int available() {
-    return (int) Math.max(0, Math.min(Integer.MAX_VALUE, Math.min(end, readableNow()) - position));
+    // what is left of the region, also while a subclass still waits for it: GZIPInputStream reads a next member only
+    // when available() > 0, so "not arrived yet" must not read as "nothing more"
+    return (int) Math.min(Integer.MAX_VALUE, end - position);
   }
 
   @Override

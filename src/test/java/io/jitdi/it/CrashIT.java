@@ -131,6 +131,10 @@ class CrashIT {
         assertEquals(1, runtime.filter(p -> p.getFileName().toString().startsWith("librocksdbjni")).count(),
             "RocksDB's library is unpacked into the cache directory once, under one name, whatever the restarts");
       }
+      try (Stream<Path> runtime = Files.list(jitdi.cacheDir().resolve("runtime"))) {
+        assertEquals(1, runtime.filter(p -> p.getFileName().toString().startsWith("vertx-")).count(),
+            "one Vert.x file cache, the running process's: the killed one's was cleared at the restart");
+      }
     } finally {
       jitdi.close();
     }
