@@ -67,6 +67,18 @@ public final class Containerd implements AutoCloseable {
   }
 
   /**
+   * Empties containerd's image list and content store (each image as {@link #remove} does), so that the next pull
+   * fetches every blob: two references to the same image share their layers.
+   */
+  public void forgetAll() {
+    for (String ref : check(ctr(dir, "images", "ls", "-q"), "images ls").lines().filter(l -> !l.isBlank())
+        .toList()) {
+      remove(ref);
+    }
+    check(ctr(dir, "content", "prune", "references"), "content prune references");
+  }
+
+  /**
    * Forgets image {@code ref} and its content, so that the next pull fetches it again; fails when it was not there
    * (ctr only warns "not found") or is still listed afterwards.
    */
