@@ -225,16 +225,18 @@ public final class Bucket implements AutoCloseable {
   }
 
   /**
-   * Aborts the incomplete uploads under the prefix that are in {@code ids} (this replica's, left by a crash) or were
-   * started before {@code now - olderThan} (anyone's, abandoned); gives how many were aborted.
+   * Aborts the incomplete uploads under the prefix that are in {@code ids} (this replica's, left by a crash), or of
+   * an object key in {@code keys} (uploads this replica was starting when it crashed, before it knew their ids), or
+   * were started before {@code now - olderThan} (anyone's, abandoned); gives how many were aborted.
    */
-  public Future<Integer> abortUploads(Set<String> ids, Duration olderThan) {
+  public Future<Integer> abortUploads(Set<String> ids, Set<String> keys, Duration olderThan) {
     return call(BucketOp.list, () -> {
       Instant cutoff = Instant.now().minus(olderThan);
       List<MultipartUpload> stale = new ArrayList<>();
       s3.listMultipartUploadsPaginator(b -> b.bucket(config.bucket()).prefix(config.prefix() + "blobs/"))
           .uploads().forEach(u -> {
-            if (ids.contains(u.uploadId()) || (u.initiated() != null && u.initiated().isBefore(cutoff))) {
+            if (ids.contains(u.uploadId()) || keys.contains(u.key())
+                || (u.initiated() != null && u.initiated().isBefore(cutoff))) {
               stale.add(u);
             }
           });

@@ -16,12 +16,14 @@ import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.time.Duration;
-import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,14 +81,41 @@ public final class BucketTier {
   /** Checks the bucket and aborts the uploads a crash left; logs what is wrong and how to fix it. */
   Future<Void> start() {
     return check().compose(v -> io.call(index::uploads))
-        .compose(ids -> bucket.abortUploads(new HashSet<>(ids), ABANDONED).compose(aborted -> io.run(() -> {
-          ids.forEach(index::deleteUpload);
-          if (aborted > 0) {
-            LOG.info("bucket {}: aborted {} incomplete uploads left by a crash or abandoned", bucket.config(),
-                aborted);
-          }
-        })))
+        .compose(ids -> bucket.abortUploads(uploadIds(ids), startingKeys(ids), ABANDONED)
+            .compose(aborted -> io.run(() -> {
+              ids.forEach(index::deleteUpload);
+              if (aborted > 0) {
+                LOG.info("bucket {}: aborted {} incomplete uploads left by a crash or abandoned", bucket.config(),
+                    aborted);
+              }
+            })))
         .onFailure(e -> LOG.warn("bucket {}: {}", bucket.config(), e.getMessage()));
+  }
+
+  /** Marks an upload of a blob as starting, before the store gives its id (see {@link #uploadStarting}). */
+  static final String STARTING = "starting|";
+
+  private static Set<String> uploadIds(List<String> recorded) {
+    return recorded.stream().filter(r -> !r.startsWith(STARTING)).collect(Collectors.toSet());
+  }
+
+  private Set<String> startingKeys(List<String> recorded) {
+    return recorded.stream().filter(r -> r.startsWith(STARTING))
+        .map(r -> bucket.blobKey(Digest.parse(r.substring(STARTING.length())))).collect(Collectors.toSet());
+  }
+
+  /**
+   * Records that an upload of {@code digest} is about to be created (blocking): a crash after the store created it
+   * and before its id is recorded still finds it at the next start, by its key.
+   */
+  private void uploadStarting(Digest digest) {
+    index.putUpload(STARTING + digest, digest.toString());
+  }
+
+  /** The upload's own record replaces the "starting" one (blocking). */
+  private void uploadStarted(Digest digest, Bucket.Upload upload) {
+    index.putUpload(upload.uploadId(), digest.toString());
+    index.deleteUpload(STARTING + digest);
   }
 
   /** Asks the store whether the bucket is there and takes the credentials; {@link #problem()} says the outcome. */
@@ -178,8 +207,10 @@ public final class BucketTier {
       return growth.verified().compose(v -> bucket.putBlob(digest, channel, size))
           .onSuccess(v -> known(digest, size));
     }
-    return bucket.startUpload(digest).compose(upload -> io.run(() -> index.putUpload(upload.uploadId(), digest
-            .toString()))
+    return io.run(() -> uploadStarting(digest))
+        .compose(v -> bucket.startUpload(digest).recover(e -> io.run(() -> index.deleteUpload(STARTING + digest))
+            .transform(ignored -> Future.<Bucket.Upload>failedFuture(e))))
+        .compose(upload -> io.run(() -> uploadStarted(digest, upload))
         .compose(v -> parts(upload, channel, growth, part, 0))
         .compose(total -> {
           if (upload.parts() == 0) {
@@ -251,9 +282,16 @@ public final class BucketTier {
       if (size < part) {
         bucket.putBlobNow(digest, content, size);
       } else {
-        Bucket.Upload upload = bucket.startUploadNow(digest);
+        uploadStarting(digest);
+        Bucket.Upload upload;
         try {
-          index.putUpload(upload.uploadId(), digest.toString());
+          upload = bucket.startUploadNow(digest);
+        } catch (RuntimeException e) {
+          index.deleteUpload(STARTING + digest);
+          throw e;
+        }
+        try {
+          uploadStarted(digest, upload);
           for (long offset = 0; offset < size; offset += part) {
             upload.partNow(content, offset, Math.min(part, size - offset));
           }

@@ -111,6 +111,11 @@ public final class S3Proxy implements AutoCloseable {
         .map(u -> u.key() + " " + u.uploadId()).toList();
   }
 
+  /** Starts a multipart upload of {@code key} and leaves it incomplete, as a process killed mid-upload would. */
+  public String startUpload(String bucket, String key) {
+    return admin.createMultipartUpload(b -> b.bucket(bucket).key(key)).uploadId();
+  }
+
   /** The bytes of an object. */
   public byte[] read(String bucket, String key) {
     return admin.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();

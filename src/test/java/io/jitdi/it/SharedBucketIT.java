@@ -280,6 +280,31 @@ class SharedBucketIT {
     }
   }
 
+  /**
+   * A replica killed after the store created its upload but before it wrote down the upload's id: the "starting"
+   * record it wrote first still names the blob, so its restart aborts that upload, and only that one.
+   */
+  @Test
+  void anUploadWhoseIdWasNeverRecordedIsAbortedAtTheRestartByItsKey() throws Exception {
+    Digest mine = Images.randomFile(dir.resolve("starting-mine"), 1 << 10, 18);
+    Digest others = Images.randomFile(dir.resolve("starting-others"), 1 << 10, 19);
+    try (Jitdi replica = Jitdi.start(dir.resolve("starting"), replica(s3.url(), ""))) {
+      replica.kill9();
+      // the state a kill -9 leaves between the store's answer and the record of the id
+      Path cache = replica.cacheDir();
+      try (io.jitdi.cache.MetadataStore index = io.jitdi.cache.MetadataStore.open(cache.resolve("index"),
+          cache.resolve("runtime"))) {
+        index.putUpload("starting|" + mine, mine.toString());
+      }
+      s3.startUpload(BUCKET, blobKey(mine));
+      s3.startUpload(BUCKET, blobKey(others)); // another replica's, under way
+      assertEquals(1, uploadsOf(mine).size());
+      replica.startAgain();
+      await("the restart to abort the upload it was starting", () -> uploadsOf(mine).isEmpty());
+      assertEquals(1, uploadsOf(others).size(), "another replica's upload is left alone");
+    }
+  }
+
   @Test
   void containerdAndPodmanFollowARedirectingReplicaToTheStore() throws Exception {
     Images.pushBusybox(upstream, "shared/bb", "1.0");
