@@ -303,6 +303,17 @@ public final class BlobStore {
         .andThen(ar -> waiting.addAndGet(-size));
   }
 
+  /**
+   * Reserves room for {@code size} bytes that must be written even past the budget (a JIT build, or a blob a build
+   * reads: neither can be relayed): admitted as {@link #tryReserve} admits when it fits, else counted anyway after an
+   * eviction. Completes with whether it fitted; either way the caller holds {@code size} and must
+   * {@link #release(long)} it, also when an eviction failed.
+   */
+  public Future<Boolean> reservePastBudget(long size) {
+    return tryReserve(size).otherwise(false).compose(fits -> fits ? Future.succeededFuture(true)
+        : reserve(size).transform(ar -> Future.succeededFuture(false)));
+  }
+
   private synchronized boolean admit(long size) {
     if (committed.get() + reserved.get() + size > maxSize) {
       return false;

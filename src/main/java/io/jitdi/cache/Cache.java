@@ -60,11 +60,7 @@ public final class Cache implements AutoCloseable {
     Path runtime = layout.runtimeDir();
     try (var left = Files.newDirectoryStream(runtime, VERTX_FILE_CACHE + "-*")) {
       for (Path old : left) {
-        try (var tree = Files.walk(old)) {
-          for (Path p : tree.sorted(java.util.Comparator.reverseOrder()).toList()) {
-            Files.deleteIfExists(p);
-          }
-        }
+        CacheLayout.deleteTree(old);
       }
     }
     return runtime;

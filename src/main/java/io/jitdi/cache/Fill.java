@@ -235,15 +235,12 @@ public final class Fill implements Growth {
     }
     long reservation = Math.max(size, 0);
     Future<Boolean> admitted = forBuild
-        ? store.tryReserve(reservation).compose(fits -> {
-          if (fits) {
-            return Future.succeededFuture(true);
+        ? store.reservePastBudget(reservation).map(fitted -> {
+          if (!fitted) {
+            LOG.info("blob {} ({} bytes) is read by a JIT build: stored past the cache budget for the build "
+                + "(eviction brings the cache back within it afterwards)", digest, size);
           }
-          LOG.info("blob {} ({} bytes) is read by a JIT build: stored past the cache budget for the build (eviction "
-              + "brings the cache back within it afterwards)", digest, size);
-          // reserve() counts the bytes before it evicts: admitted even when the eviction failed, so the fill's
-          // release pays them back
-          return store.reserve(reservation).transform(ar -> Future.succeededFuture(true));
+          return true;
         })
         : store.tryReserve(reservation);
     admitted.onComplete(fits -> context.runOnContext(v -> {

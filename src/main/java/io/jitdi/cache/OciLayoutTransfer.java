@@ -22,7 +22,6 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -30,7 +29,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -94,7 +92,7 @@ public final class OciLayoutTransfer {
       untar(source, unpacked);
       return importDirectory(unpacked, true);
     } finally {
-      deleteTree(unpacked);
+      CacheLayout.deleteTree(unpacked);
     }
   }
 
@@ -303,16 +301,6 @@ public final class OciLayoutTransfer {
     }
   }
 
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
-  }
 
   /**
    * Writes {@code names} (full references) from the cache into an OCI layout at {@code target} (created if needed;

@@ -70,10 +70,7 @@ final class ImageBuilder {
     long estimate = bytes + (1L << 20) * plan.platforms().size();
     // admitted like a fill (eviction first, counting this build) when it fits; else reserved anyway, as a build
     // cannot be relayed: the budget may then be passed by what readers pin
-    // (reserve() counts the bytes before it evicts, so after either the estimate is held and released below, even when
-    // an eviction failed)
-    return store.tryReserve(estimate).otherwise(false)
-        .compose(fits -> fits ? Future.<Void>succeededFuture() : store.reserve(estimate).otherwise((Void) null))
+    return store.reservePastBudget(estimate)
         .compose(reserved -> io.call(() -> records.build(plan.key())))
         .compose(previous -> layers(plan, previous, progress))
         .compose(layers -> io.call(() -> compose(plan, layers, progress)))
