@@ -15,6 +15,12 @@ public interface BlobOrigins {
   /** A blob's upstream and repository. */
   record Origin(UpstreamClient upstream, RepositoryName repository) {}
 
+  /**
+   * Where a blob that is no longer stored on its own still is: bytes {@code [offset, offset + size)} of the stored
+   * blob {@code container} (a model blob inside the uncompressed layer built from it).
+   */
+  record Inside(Digest container, long offset, long size) {}
+
   /** Knows no blob: every miss goes to the request's upstream. */
   BlobOrigins NONE = digest -> Future.succeededFuture(Optional.empty());
 
@@ -23,4 +29,12 @@ public interface BlobOrigins {
    * empty with the blob in the store; empty also means "ask the request's own upstream".
    */
   Future<Optional<Origin>> locate(Digest digest);
+
+  /**
+   * Where {@code digest}'s verified bytes are inside another stored blob, if they are; asked before {@link #locate}.
+   * The container may be gone by the time it is opened: the caller then goes on as if this were empty.
+   */
+  default Future<Optional<Inside>> inside(Digest digest) {
+    return Future.succeededFuture(Optional.empty());
+  }
 }

@@ -24,12 +24,26 @@ import java.util.concurrent.ConcurrentHashMap;
  * answer is a {@link BlobBody}.
  */
 public final class Blobs {
+  /** Who asks for a blob; it decides where a miss may be answered from and how a fill is admitted. */
+  private enum Reader {
+    /** A client's GET: may be sent a blob held inside another ({@link BlobOrigins#inside}). */
+    CLIENT,
+    /** A reader of the whole committed file from its first byte (configs, model blobs). */
+    WHOLE,
+    /** A JIT build: see {@link #forBuild}. */
+    BUILD
+  }
+
   private final Vertx vertx;
   private final BlobStore store;
   private final Io io;
   private final JitdiMetrics metrics;
   private final ConcurrentHashMap<Digest, Fill> fills = new ConcurrentHashMap<>();
   private volatile BlobOrigins origins = BlobOrigins.NONE;
+  /** Checks of blobs read inside another ({@link #openInside}), under way or done lately. */
+  private final java.util.concurrent.ConcurrentMap<InsideKey, Future<Void>> insideChecks =
+      com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(10_000)
+          .expireAfterWrite(java.time.Duration.ofMinutes(10)).<InsideKey, Future<Void>>build().asMap();
   private volatile BucketTier bucket;
   /** Digests clients asked for (not builds), the most recent ones. */
   private final java.util.concurrent.ConcurrentMap<Digest, Boolean> servedToClients =
@@ -83,7 +97,7 @@ public final class Blobs {
    */
   public Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     servedToClients.put(digest, Boolean.TRUE);
-    return get(upstream, repo, digest, 1, false);
+    return get(upstream, repo, digest, 1, Reader.CLIENT);
   }
 
   /**
@@ -95,7 +109,7 @@ public final class Blobs {
    * client started, which is being relayed, still fails ("does not fit").
    */
   public Future<BlobBody> forBuild(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return get(upstream, repo, digest, 1, true);
+    return get(upstream, repo, digest, 1, Reader.BUILD);
   }
 
   /**
@@ -111,10 +125,10 @@ public final class Blobs {
    * under load); it is then located (rebuilt) once more, {@code retries} times at most.
    */
   private Future<BlobBody> get(UpstreamClient upstream, RepositoryName repo, Digest digest, int retries,
-      boolean build) {
+      Reader reader) {
     return located(upstream, repo, digest).compose(origin -> fetch(origin.upstream(), origin.repository(), digest,
-        build).recover(e -> origin.upstream() == null && retries > 0 && e instanceof RegistryException r
-            && r.code() == ErrorCode.BLOB_UNKNOWN ? get(upstream, repo, digest, retries - 1, build)
+        reader).recover(e -> origin.upstream() == null && retries > 0 && e instanceof RegistryException r
+            && r.code() == ErrorCode.BLOB_UNKNOWN ? get(upstream, repo, digest, retries - 1, reader)
             : Future.failedFuture(e)));
   }
 
@@ -133,10 +147,9 @@ public final class Blobs {
   }
 
   /**
-   * Finds or fetches {@code digest} from {@code upstream} (null: nowhere to fetch from); {@code build}: see
-   * {@link #forBuild}.
+   * Finds or fetches {@code digest} from {@code upstream} (null: nowhere to fetch from), for {@code reader}.
    */
-  private Future<BlobBody> fetch(UpstreamClient upstream, RepositoryName repo, Digest digest, boolean build) {
+  private Future<BlobBody> fetch(UpstreamClient upstream, RepositoryName repo, Digest digest, Reader reader) {
     return store.open(digest).compose(open -> {
       if (open.isPresent()) {
         metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
@@ -144,9 +157,107 @@ public final class Blobs {
         return Future.succeededFuture(new BlobBody.FromFile(blob, Growth.complete(blob.size()),
             blob.jit() ? BlobBody.Origin.JIT : BlobBody.Origin.HIT));
       }
-      return sourceFor(upstream, repo, digest).compose(source -> source == null
-          ? Future.failedFuture(unknown(digest)) : join(source, upstream, repo, digest, build));
+      // only a client's GET is sent a blob held inside another; a build reads it through its own placement
+      Future<Optional<Held>> inside = reader == Reader.CLIENT ? openInside(digest)
+          : Future.succeededFuture(Optional.empty());
+      return inside.compose(held -> {
+        if (held.isPresent()) {
+          metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
+          return Future.succeededFuture(new BlobBody.FromFile(held.get().blob(), held.get().check(),
+              BlobBody.Origin.HIT));
+        }
+        return sourceFor(upstream, repo, digest).compose(source -> source == null
+            ? Future.failedFuture(unknown(digest)) : join(source, upstream, repo, digest, reader));
+      });
     });
+  }
+
+  /** A blob opened inside another, and the check of its bytes that its readers' last byte waits for. */
+  private record Held(OpenBlob blob, Growth check) {}
+
+  /**
+   * {@code digest} opened inside the stored blob that holds its bytes ({@link BlobOrigins#inside}), if one does and
+   * those bytes did not fail a check lately (they are fetched again then). The bytes are hashed again as they are
+   * sent, one check shared by the concurrent and following reads for a while: they were verified when the container
+   * was written, but not as this blob.
+   */
+  private Future<Optional<Held>> openInside(Digest digest) {
+    if (!Digest.SHA256.equals(digest.algorithm())) {
+      return Future.succeededFuture(Optional.empty());
+    }
+    return origins.inside(digest).compose(found -> {
+      if (found.isEmpty()) {
+        return Future.succeededFuture(Optional.empty());
+      }
+      BlobOrigins.Inside inside = found.get();
+      InsideKey key = new InsideKey(digest, inside);
+      Future<Void> earlier = insideChecks.get(key);
+      if (earlier != null && earlier.failed()) {
+        return Future.succeededFuture(Optional.empty());
+      }
+      return store.open(inside.container()).map(container -> container.map(c -> {
+        OpenBlob region;
+        try {
+          region = c.region(digest, inside.offset(), inside.size());
+        } catch (IllegalArgumentException e) {
+          c.close();
+          throw e;
+        }
+        return new Held(region, new Checked(inside.size(), insideChecks.computeIfAbsent(key, this::checkInside)));
+      }));
+    });
+  }
+
+  /** Hashes the bytes {@code key} names, from a pin of the container of their own. */
+  private Future<Void> checkInside(InsideKey key) {
+    BlobOrigins.Inside inside = key.inside();
+    return store.open(inside.container()).compose(container -> io.call(() -> {
+      OpenBlob c = container.orElseThrow(() -> new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob "
+          + inside.container() + ", which holds " + key.digest() + ", was evicted"));
+      try {
+        java.security.MessageDigest sha256 = Digest.newSha256();
+        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(1 << 20);
+        long at = c.offset() + inside.offset();
+        long end = at + inside.size();
+        while (at < end) {
+          buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
+          int n = c.channel().read(buffer, at);
+          if (n < 0) {
+            throw new java.io.EOFException(inside.container() + " ended at " + at + " of " + end);
+          }
+          sha256.update(buffer.flip());
+          at += n;
+        }
+        Digest actual = Digest.ofSha256Bytes(sha256.digest());
+        if (!actual.equals(key.digest())) {
+          throw new RegistryException(ErrorCode.DIGEST_INVALID, "blob " + key.digest() + " inside "
+              + inside.container() + " hashes to " + actual + " now; it is fetched again on the next request");
+        }
+        return null;
+      } finally {
+        c.close();
+      }
+    }));
+  }
+
+  private record InsideKey(Digest digest, BlobOrigins.Inside inside) {}
+
+  /** A complete file whose verification is {@code check}. */
+  private record Checked(long size, Future<Void> check) implements Growth {
+    @Override
+    public long readable() {
+      return size;
+    }
+
+    @Override
+    public Future<Void> verified() {
+      return check;
+    }
+
+    @Override
+    public Future<Void> awaitBeyond(long position) {
+      return Future.succeededFuture();
+    }
   }
 
   /**
@@ -168,8 +279,8 @@ public final class Blobs {
 
   /** Joins the fill of {@code digest} under way, or starts one from {@code source}. */
   private Future<BlobBody> join(Fill.Source source, UpstreamClient upstream, RepositoryName repo, Digest digest,
-      boolean build) {
-    Fill fresh = new Fill(vertx, digest, repo, source, bucket, store, io, metrics, build);
+      Reader reader) {
+    Fill fresh = new Fill(vertx, digest, repo, source, bucket, store, io, metrics, reader == Reader.BUILD);
     Fill existing = fills.putIfAbsent(digest, fresh);
     Fill fill = existing != null ? existing : fresh;
     if (existing == null) {
@@ -178,7 +289,7 @@ public final class Blobs {
     }
     boolean coalesced = existing != null;
     return fill.head().compose(head -> switch (head.mode()) {
-      case ALREADY_CACHED -> fetch(upstream, repo, digest, build);
+      case ALREADY_CACHED -> fetch(upstream, repo, digest, reader);
       case CACHE -> {
         metrics.cacheRequest(JitdiMetrics.Kind.blob, coalesced ? CacheResult.coalesced : CacheResult.miss);
         yield following(fill, head.size(), coalesced);
@@ -211,7 +322,7 @@ public final class Blobs {
    * the blob cannot be cached. For readers that need the whole blob at once (configs, model blobs).
    */
   public Future<BlobBody> whole(UpstreamClient upstream, RepositoryName repo, Digest digest) {
-    return fetch(upstream, repo, digest, false).compose(body -> {
+    return fetch(upstream, repo, digest, Reader.WHOLE).compose(body -> {
       if (body instanceof BlobBody.FromFile file && !file.growth().verified().succeeded()) {
         body.release();
         return file.growth().verified().compose(v -> whole(upstream, repo, digest));
@@ -240,15 +351,26 @@ public final class Blobs {
       if (fill != null && fill.head().succeeded() && fill.head().result().sizeKnown()) {
         return Future.succeededFuture(OptionalLong.of(fill.head().result().size()));
       }
-      BucketTier tier = bucket;
-      Future<OptionalLong> inBucket = tier == null ? Future.succeededFuture(OptionalLong.empty())
-          : tier.size(digest);
-      return inBucket.compose(stored -> {
-        if (stored.isPresent()) {
-          return Future.succeededFuture(stored);
+      return openInside(digest).compose(inside -> {
+        if (inside.isPresent()) {
+          inside.get().blob().close();
+          metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
+          return Future.succeededFuture(OptionalLong.of(inside.get().blob().size()));
         }
-        return upstream == null ? Future.failedFuture(unknown(digest)) : upstream.headBlob(repo, digest);
+        return sizeElsewhere(upstream, repo, digest);
       });
+    });
+  }
+
+  /** The size from the shared bucket, else from {@code upstream}'s HEAD. */
+  private Future<OptionalLong> sizeElsewhere(UpstreamClient upstream, RepositoryName repo, Digest digest) {
+    BucketTier tier = bucket;
+    Future<OptionalLong> inBucket = tier == null ? Future.succeededFuture(OptionalLong.empty()) : tier.size(digest);
+    return inBucket.compose(stored -> {
+      if (stored.isPresent()) {
+        return Future.succeededFuture(stored);
+      }
+      return upstream == null ? Future.failedFuture(unknown(digest)) : upstream.headBlob(repo, digest);
     });
   }
 

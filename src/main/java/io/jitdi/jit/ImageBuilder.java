@@ -80,7 +80,7 @@ final class ImageBuilder {
           stored.add(manifests.store(made.top()));
           return Future.all(stored).compose(v -> io.call(() -> {
             recordBuild(plan, made);
-            dropSources(plan);
+            dropSources(plan, made);
             return made.top();
           }));
         })
@@ -90,8 +90,8 @@ final class ImageBuilder {
   }
 
   /**
-   * One layer per distinct set of files, one after the other: the layer the same key built before when it is still
-   * stored, else a new one.
+   * One layer per distinct set of files, one after the other: the layer the same key built before, or any build made
+   * of the same files (another base, another image of the model), when it is still stored; else a new one.
    */
   private Future<Map<String, Composer.Layer>> layers(Plan plan, Optional<JitRecords.BuildRecord> previous,
       BuildProgress progress) {
@@ -107,7 +107,9 @@ final class ImageBuilder {
           return Future.succeededFuture();
         }
         Optional<Composer.Layer> known = previous.map(b -> b.layers().get(identity));
-        return io.call(() -> known.filter(l -> exists(l.digest()))).compose(kept -> kept.isPresent()
+        return io.call(() -> known.filter(l -> exists(l.digest()))
+            .or(() -> records.layer(rule.compression(), identity).filter(l -> exists(l.digest()))))
+            .compose(kept -> kept.isPresent()
             ? Future.succeededFuture(kept.get()) : layer(rule, files, progress, written))
             .map(layer -> {
               layers.put(identity, layer);
@@ -123,7 +125,7 @@ final class ImageBuilder {
    * hold, the layer written. {@code written} is the content the build's earlier layers wrote, and grows by this one's.
    */
   private Future<Composer.Layer> layer(Rule rule, Planner.LayerFiles files, BuildProgress progress, long[] written) {
-    return io.call(() -> LayerInputs.read(files, store, progress::read)).compose(inputs -> {
+    return io.call(() -> LayerInputs.read(files, store, records, progress::read)).compose(inputs -> {
       progress.toWriteChanged(inputs.contentBytes() - files.bytes());
       // the plan reserved the tars' sizes; their files (and the spool a compressed one filled) may take more
       long extra = Math.max(0, inputs.contentBytes() + inputs.spooled() - files.bytes());
@@ -150,6 +152,7 @@ final class ImageBuilder {
         placed.blob().ifPresent(blob -> records.putPlacement(blob, new JitRecords.Placement(layer.digest(),
             placed.offset(), placed.size())));
       }
+      inputs.tarIndexes(layer).forEach(records::putTarIndex);
       return new Composer.Layer(layer.mediaType(), layer.digest(), layer.size(), layer.diffId());
     }
   }
@@ -193,25 +196,32 @@ final class ImageBuilder {
   }
 
   /**
-   * Removes the artifact blobs (Ollama models, raw OCI artifact layers) whose bytes this build placed in an
-   * uncompressed layer, so the cache holds a model once: later builds read them from the layer. A blob a client
-   * pulled itself, or one being read, stays; so does one placed only in a compressed layer.
+   * Removes the artifact blobs (Ollama models, OCI artifact layers, raw or tar) this build read into a layer that is
+   * now stored, so the cache holds a model once: another image of the same files reuses the layer (see
+   * {@link #layers}); a build of other files reads a raw blob back from an uncompressed layer's placement, and a
+   * client's pull of a raw blob is answered from there too; only a tar, or a blob placed in a compressed layer, is
+   * fetched again when something needs it. A blob a client pulled itself, or one being read, stays.
    */
-  private void dropSources(Plan plan) {
-    java.util.Set<Digest> sources = new java.util.LinkedHashSet<>();
+  private void dropSources(Plan plan, Made made) {
+    Map<Digest, Digest> sources = new LinkedHashMap<>();
     for (PlatformPlan p : plan.platforms()) {
-      p.files().entries().forEach(e -> e.file().blob().ifPresent(sources::add));
+      Composer.Layer layer = made.layers().get(p.files().identity());
+      if (layer == null) {
+        continue;
+      }
+      p.files().entries().forEach(e -> e.file().blob().ifPresent(blob -> sources.put(blob, layer.digest())));
+      p.files().tars().forEach(t -> t.layer().blob().ifPresent(blob -> sources.put(blob, layer.digest())));
     }
-    for (Digest source : sources) {
+    for (Map.Entry<Digest, Digest> source : sources.entrySet()) {
       try {
-        Optional<JitRecords.Placement> placed = records.placement(source);
-        if (placed.isPresent() && exists(placed.get().layer()) && blobs.dropBuildSource(source)) {
-          LOG.info("artifact blob {} removed after the build of {}: layer {} holds its bytes", source, plan.image(),
-              placed.get().layer());
+        if (exists(source.getValue()) && blobs.dropBuildSource(source.getKey())) {
+          LOG.info("artifact blob {} removed after the build of {}: layer {} holds its bytes", source.getKey(),
+              plan.image(), source.getValue());
         }
       } catch (java.io.IOException | RuntimeException e) {
         // the build is done and recorded: keeping a blob is only a cost
-        LOG.warn("artifact blob {} stays in the cache after the build of {}: {}", source, plan.image(), e.toString());
+        LOG.warn("artifact blob {} stays in the cache after the build of {}: {}", source.getKey(), plan.image(),
+            e.toString());
       }
     }
   }
@@ -224,6 +234,7 @@ final class ImageBuilder {
     Manifest top = made.top();
     records.putBuild(plan.key(), new JitRecords.BuildRecord(top.digest(), plan.image(), made.layers(),
         clock.millis()));
+    made.layers().forEach((identity, layer) -> records.putLayer(plan.match().rule().compression(), identity, layer));
     JitRecords.Recipe recipe = new JitRecords.Recipe(plan.image(), plan.key());
     for (Digest d : made.blobs()) {
       records.putRecipe(d, recipe);

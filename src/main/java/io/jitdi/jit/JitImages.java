@@ -203,6 +203,18 @@ public final class JitImages implements BlobOrigins {
             .map(upstream -> new Origin(upstream, o.repository())))));
   }
 
+  /**
+   * A model blob a build placed in an uncompressed layer and then removed (a model is kept once): its bytes are the
+   * placement's range of that layer, verified against the blob's digest as the layer was written.
+   */
+  @Override
+  public Future<Optional<Inside>> inside(Digest digest) {
+    if (!enabled()) {
+      return Future.succeededFuture(Optional.empty());
+    }
+    return io.call(() -> records.placement(digest).map(p -> new Inside(p.layer(), p.offset(), p.size())));
+  }
+
   private Future<Void> rebuild(Digest digest, JitRecords.Recipe recipe) {
     String image = recipe.image();
     // recorded as registry/name:tag, the registry always first

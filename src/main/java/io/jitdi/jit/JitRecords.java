@@ -1,13 +1,17 @@
 package io.jitdi.jit;
 
 import io.jitdi.cache.MetadataStore;
+import io.jitdi.config.ImageRuleConfig.Compression;
 import io.jitdi.jit.compose.Composer;
 import io.jitdi.oci.Digest;
 import io.jitdi.oci.MediaType;
 import io.jitdi.oci.RepositoryName;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -21,6 +25,9 @@ import java.util.Optional;
  *   <li>{@code r|<digest>} {@link Recipe}: how to build a blob jitdi made again, once it is evicted.</li>
  *   <li>{@code o|<digest>} {@link BlobOrigin}: where a base image's blob comes from.</li>
  *   <li>{@code a|<digest>} {@link Placement}: where an artifact blob's bytes are inside a built layer.</li>
+ *   <li>{@code x|<digest>} {@link TarIndex}: where the files of an artifact's tar blob are inside a built layer.</li>
+ *   <li>{@code l|<compression>|<files identity>} {@link Composer.Layer}: the layer any build made of those files,
+ *       whatever its base or image, so another image of the same model reuses it without reading a source.</li>
  * </ul>
  */
 final class JitRecords {
@@ -40,8 +47,7 @@ final class JitRecords {
   record BuildRecord(Digest manifest, String image, Map<String, Composer.Layer> layers, long builtAt) {
     JsonObject toJson() {
       JsonObject json = new JsonObject();
-      layers.forEach((identity, l) -> json.put(identity, new JsonObject().put("mediaType", l.mediaType().value())
-          .put("digest", l.digest().toString()).put("size", l.size()).put("diffId", l.diffId().toString())));
+      layers.forEach((identity, l) -> json.put(identity, layerJson(l)));
       return new JsonObject().put("digest", manifest.toString()).put("image", image).put("layers", json)
           .put("builtAt", builtAt);
     }
@@ -50,13 +56,21 @@ final class JitRecords {
       Map<String, Composer.Layer> layers = new LinkedHashMap<>();
       JsonObject stored = json.getJsonObject("layers", new JsonObject());
       for (String identity : stored.fieldNames()) {
-        JsonObject l = stored.getJsonObject(identity);
-        layers.put(identity, new Composer.Layer(MediaType.of(l.getString("mediaType")),
-            Digest.parse(l.getString("digest")), l.getLong("size"), Digest.parse(l.getString("diffId"))));
+        layers.put(identity, layerOf(stored.getJsonObject(identity)));
       }
       return new BuildRecord(Digest.parse(json.getString("digest")), json.getString("image"), layers,
           json.getLong("builtAt", 0L));
     }
+  }
+
+  private static JsonObject layerJson(Composer.Layer l) {
+    return new JsonObject().put("mediaType", l.mediaType().value()).put("digest", l.digest().toString())
+        .put("size", l.size()).put("diffId", l.diffId().toString());
+  }
+
+  private static Composer.Layer layerOf(JsonObject l) {
+    return new Composer.Layer(MediaType.of(l.getString("mediaType")), Digest.parse(l.getString("digest")),
+        l.getLong("size"), Digest.parse(l.getString("diffId")));
   }
 
   /** How to make a blob again: the image (registry/name:tag) and the build key that made it. */
@@ -91,6 +105,35 @@ final class JitRecords {
       return new Placement(Digest.parse(json.getString("layer")), json.getLong("offset"), json.getLong("size"));
     }
   }
+
+  /**
+   * Every file of an artifact's tar blob, as bytes of the uncompressed layer {@code layer}: a later build of other
+   * files of the same artifact reads them there once the tar blob is dropped.
+   */
+  record TarIndex(Digest layer, List<TarFile> files) {
+    TarIndex {
+      files = List.copyOf(files);
+    }
+
+    JsonObject toJson() {
+      JsonArray array = new JsonArray();
+      files.forEach(f -> array.add(new JsonObject().put("name", f.name()).put("size", f.size()).put("mode", f.mode())
+          .put("offset", f.offset())));
+      return new JsonObject().put("layer", layer.toString()).put("files", array);
+    }
+
+    static TarIndex of(JsonObject json) {
+      List<TarFile> files = new ArrayList<>();
+      for (Object o : json.getJsonArray("files")) {
+        JsonObject f = (JsonObject) o;
+        files.add(new TarFile(f.getString("name"), f.getLong("size"), f.getInteger("mode"), f.getLong("offset")));
+      }
+      return new TarIndex(Digest.parse(json.getString("layer")), files);
+    }
+  }
+
+  /** A file of a tar blob (its name and mode in the tar) at {@code offset} of a layer. */
+  record TarFile(String name, long size, int mode, long offset) {}
 
   private final MetadataStore store;
 
@@ -136,6 +179,27 @@ final class JitRecords {
 
   void putPlacement(Digest blob, Placement placement) {
     write("a|" + blob, placement.toJson());
+  }
+
+  Optional<TarIndex> tarIndex(Digest tar) {
+    return read("x|" + tar).map(TarIndex::of);
+  }
+
+  void putTarIndex(Digest tar, TarIndex index) {
+    write("x|" + tar, index.toJson());
+  }
+
+  /** The layer some build made of the files {@code identity} names, compressed so. */
+  Optional<Composer.Layer> layer(Compression compression, String identity) {
+    return read(layerKey(compression, identity)).map(JitRecords::layerOf);
+  }
+
+  void putLayer(Compression compression, String identity, Composer.Layer layer) {
+    write(layerKey(compression, identity), layerJson(layer));
+  }
+
+  private static String layerKey(Compression compression, String identity) {
+    return "l|" + compression + "|" + identity;
   }
 
   private Optional<JsonObject> read(String key) {

@@ -2,6 +2,9 @@ package io.jitdi.jit;
 
 import io.jitdi.cache.BlobStore;
 import io.jitdi.cache.BlobStore.TempBlob;
+import io.jitdi.cache.OpenBlob;
+import io.jitdi.oci.Digest;
+import io.jitdi.stream.FileRegionStream;
 import io.jitdi.jit.layer.LayerBuilder;
 import io.jitdi.jit.sources.MeteredInputStream;
 import io.jitdi.jit.sources.SourceFile;
@@ -9,7 +12,11 @@ import io.jitdi.jit.sources.TarLayer;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.function.LongConsumer;
 
 /**
@@ -27,25 +34,36 @@ import java.util.function.LongConsumer;
  * the spool is deleted.
  */
 final class LayerInputs implements AutoCloseable {
+  /** A layer entry that is file {@code file} of the artifact tar blob {@code tar}. */
+  private record FromTar(Digest tar, SourceFile file) {}
+
   private final List<LayerBuilder.Entry> entries;
   private final List<TarLayer.Unpacked> unpacked;
   private final Spool spool;
   private final long contentBytes;
+  /** The tar blobs' files by their path in the layer (no leading {@code /}), and how many files each tar has. */
+  private final Map<String, FromTar> fromTars;
+  private final Map<Digest, Integer> tarFileCounts;
 
-  private LayerInputs(List<LayerBuilder.Entry> entries, List<TarLayer.Unpacked> unpacked, Spool spool) {
+  private LayerInputs(List<LayerBuilder.Entry> entries, List<TarLayer.Unpacked> unpacked, Spool spool,
+      Map<String, FromTar> fromTars, Map<Digest, Integer> tarFileCounts) {
     this.entries = List.copyOf(entries);
     this.unpacked = List.copyOf(unpacked);
     this.spool = spool;
     this.contentBytes = entries.stream().mapToLong(e -> e.file().size()).sum();
+    this.fromTars = Map.copyOf(fromTars);
+    this.tarFileCounts = Map.copyOf(tarFileCounts);
   }
 
   /**
-   * Reads the tar layers of {@code files} (each once, to its verified end) and meters every source.
+   * Reads the tar layers of {@code files} (each once, to its verified end; or, for an artifact tar blob an earlier
+   * build dropped, its files from the layer that build wrote them into) and meters every source.
    *
    * @param read told of every byte read from a source
    * @throws IOException when a tar layer fails (refused, not verified, not a tar); nothing is left behind then
    */
-  static LayerInputs read(Planner.LayerFiles files, BlobStore store, LongConsumer read) throws IOException {
+  static LayerInputs read(Planner.LayerFiles files, BlobStore store, JitRecords records, LongConsumer read)
+      throws IOException {
     Spool spool = new Spool(store);
     List<TarLayer.Unpacked> unpacked = new ArrayList<>();
     try {
@@ -55,16 +73,82 @@ final class LayerInputs implements AutoCloseable {
         entries.add(new LayerBuilder.Entry(e.path(), new SourceFile(f.name(), f.size(), f.mode(),
             () -> new MeteredInputStream(f.opener().open(), read), f.blob()), e.mode()));
       }
+      Map<String, FromTar> fromTars = new HashMap<>();
+      Map<Digest, Integer> tarFileCounts = new HashMap<>();
       for (Planner.Unpack tar : files.tars()) {
-        TarLayer.Unpacked tarFiles = tar.layer().unpack(spool, read);
+        Optional<TarLayer.Unpacked> placed = placed(tar.layer(), store, records, read);
+        TarLayer.Unpacked tarFiles = placed.isPresent() ? placed.get() : tar.layer().unpack(spool, read);
         unpacked.add(tarFiles);
-        tarFiles.files().forEach(f -> entries.add(tar.entry(f)));
+        for (SourceFile f : tarFiles.files()) {
+          LayerBuilder.Entry entry = tar.entry(f);
+          entries.add(entry);
+          tar.layer().blob().ifPresent(blob -> fromTars.put(LayerBuilder.pathInLayer(entry), new FromTar(blob, f)));
+        }
+        tar.layer().blob().ifPresent(blob -> tarFileCounts.merge(blob, tarFiles.files().size(), Integer::sum));
       }
-      return new LayerInputs(entries, unpacked, spool);
+      return new LayerInputs(entries, unpacked, spool, fromTars, tarFileCounts);
     } catch (IOException | RuntimeException e) {
       close(unpacked, spool);
       throw e;
     }
+  }
+
+  /**
+   * The files of artifact tar blob {@code tar} from the layer an earlier build wrote them into, when the blob itself
+   * is no longer stored and that layer is. They are read in place, as the layer holds them (it was verified as it was
+   * written, as any stored blob).
+   */
+  private static Optional<TarLayer.Unpacked> placed(TarLayer tar, BlobStore store, JitRecords records,
+      LongConsumer read) throws IOException {
+    Optional<Digest> blob = tar.blob();
+    if (blob.isEmpty() || store.holds(blob.get())) {
+      return Optional.empty();
+    }
+    Optional<JitRecords.TarIndex> index = records.tarIndex(blob.get());
+    if (index.isEmpty()) {
+      return Optional.empty();
+    }
+    Optional<OpenBlob> layer;
+    try {
+      layer = store.open(index.get().layer()).toCompletionStage().toCompletableFuture().get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while opening layer " + index.get().layer(), e);
+    } catch (ExecutionException e) {
+      throw new IOException("layer " + index.get().layer() + ": " + e.getCause().getMessage(), e.getCause());
+    }
+    if (layer.isEmpty()) {
+      return Optional.empty();
+    }
+    OpenBlob open = layer.get();
+    List<SourceFile> files = new ArrayList<>();
+    for (JitRecords.TarFile f : index.get().files()) {
+      files.add(new SourceFile(f.name(), f.size(), f.mode(), () -> new MeteredInputStream(new FileRegionStream(
+          open.channel(), f.offset(), f.size(), open.size(), () -> { }), read)));
+    }
+    return Optional.of(TarLayer.Unpacked.of(files, open::close));
+  }
+
+  /**
+   * Where {@code layer} (written from these inputs, uncompressed) put every file of each artifact tar blob it holds
+   * whole: the records that let a later build read them there.
+   */
+  Map<Digest, JitRecords.TarIndex> tarIndexes(LayerBuilder.Built layer) {
+    Map<Digest, List<JitRecords.TarFile>> byTar = new HashMap<>();
+    for (LayerBuilder.Placed placed : layer.placed()) {
+      FromTar from = fromTars.get(placed.path());
+      if (from != null) {
+        byTar.computeIfAbsent(from.tar(), t -> new ArrayList<>()).add(new JitRecords.TarFile(from.file().name(),
+            placed.size(), from.file().mode(), placed.offset()));
+      }
+    }
+    Map<Digest, JitRecords.TarIndex> indexes = new HashMap<>();
+    byTar.forEach((tar, tarFiles) -> {
+      if (tarFiles.size() == tarFileCounts.getOrDefault(tar, -1)) {
+        indexes.put(tar, new JitRecords.TarIndex(layer.digest(), tarFiles));
+      }
+    });
+    return indexes;
   }
 
   /** The layer's entries: planned files and tar layers' files, in no particular order. */

@@ -92,7 +92,7 @@ final class BlobResponder {
     Future<Long> transfer;
     if (body instanceof BlobBody.FromFile file) {
       FileSender sender = FileSender.start(response, FileSender.regionCapable(exchange.request()), io,
-          file.file().channel(), file.growth(), start, end, exchange::sentBelowVertx);
+          file.file().channel(), file.file().offset(), file.growth(), start, end, exchange::sentBelowVertx);
       exchange.onClose(sender::cancel);
       transfer = sender.result();
     } else {
@@ -162,19 +162,21 @@ final class BlobResponder {
      * Starts sending; call on the response's context after its head is set. The file stays open and belongs to the
      * caller.
      *
+     * @param base where the blob's first byte is in {@code file} (0, unless the blob is held inside another)
+     *
      * @param end exclusive end, or {@link Long#MAX_VALUE} to send until the content is complete (size unknown)
      * @param sentBelowVertx told of bytes sent past Vert.x's response (file regions), which it does not count
      */
-    static FileSender start(HttpServerResponse response, VertxConnection http1, Io io, FileChannel file, Growth growth,
-        long start, long end, LongConsumer sentBelowVertx) {
+    static FileSender start(HttpServerResponse response, VertxConnection http1, Io io, FileChannel file, long base,
+        Growth growth, long start, long end, LongConsumer sentBelowVertx) {
       Emitter emitter;
       LongConsumer sent;
       if (http1 != null) {
         response.writeHead();
-        emitter = (at, length) -> regions(http1, file, at, length);
+        emitter = (at, length) -> regions(http1, file, base + at, length);
         sent = sentBelowVertx;
       } else {
-        emitter = (at, length) -> buffered(response, io, file, at, length);
+        emitter = (at, length) -> buffered(response, io, file, base + at, length);
         sent = n -> { };
       }
       FileSender sender = new FileSender(growth, start, end, emitter, sent);

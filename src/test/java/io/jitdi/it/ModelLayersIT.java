@@ -5,6 +5,7 @@ import static io.jitdi.it.JitSourcesIT.layerFiles;
 import static io.jitdi.it.JitSourcesIT.untilBuilt;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jitdi.it.ModelArtifacts.Layer;
@@ -18,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -125,17 +127,29 @@ class ModelLayersIT {
         + "the artifact ordered and compressed them");
   }
 
+  /**
+   * A tar model is kept once: after the build, its tar blob is gone and the layer holds its files; another image of
+   * other files of the same artifact (here another destination) reads them there, fetching nothing again.
+   */
   @Test
-  void aTarLayerStaysInTheCacheForTheNextImageOfItsArtifact() throws Exception {
+  void aDroppedTarsFilesAreReadFromItsLayerForAnotherImageOfItsArtifact() throws Exception {
     byte[] model = ModelArtifacts.gguf(1 << 20, 801);
-    byte[] tar = new Tar().dir("models").file("models/kept.gguf", model, 0644).tar();
+    byte[] tar = new Tar().dir("models").file("models/kept.gguf", model, 0644).file("models/small.txt",
+        "small".getBytes(StandardCharsets.UTF_8), 0600).tar();
     kit(upstream, "kept-kit", List.of(new Layer(KIT + "model.v1.tar", tar)));
     Digest tarDigest = Digest.sha256Of(tar);
     assertEquals(200, untilBuilt(jitdi, "oci/kept-kit:v1")[1].status());
+    assertFalse(Files.exists(jitdi.cacheDir().resolve("blobs/sha256/" + tarDigest.hex().substring(0, 2) + "/"
+        + tarDigest.hex())), "the tar blob is not kept beside the layer holding its files");
     assertEquals(200, untilBuilt(jitdi, "again/kept-kit:v1")[1].status());
-    assertArrayEquals(model, layerFiles(jitdi, "again/kept-kit:v1").get("again/models/kept.gguf"));
-    assertEquals(1, relay.requests("GET", "/blobs/" + tarDigest), "the second image read the tar kept in the "
-        + "cache: its files do not claim to be the whole blob, so it is not dropped as a model placed in a layer");
+    Map<String, Integer> modes = new HashMap<>();
+    Map<String, byte[]> again = JitIT.tarFiles(new java.io.ByteArrayInputStream(Http.getBytes(jitdi.url()
+        + "/v2/x/blobs/" + layer("again/kept-kit:v1").digest() + "?ns=jit.local", Map.of()).body()), modes);
+    assertArrayEquals(model, again.get("again/models/kept.gguf"));
+    assertArrayEquals("small".getBytes(StandardCharsets.UTF_8), again.get("again/models/small.txt"));
+    assertEquals(0600, modes.get("again/models/small.txt") & 0777, "a file keeps its mode from the tar");
+    assertEquals(1, relay.requests("GET", "/blobs/" + tarDigest), "the second image read the tar's files from the "
+        + "first one's layer: the tar was fetched once");
   }
 
   @Test

@@ -12,6 +12,7 @@ import io.jitdi.it.ModelArtifacts.Layer;
 import io.jitdi.it.ModelArtifacts.Pushed;
 import io.jitdi.it.ModelArtifacts.Tar;
 import io.jitdi.oci.Digest;
+import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -454,6 +455,7 @@ class ModelSourcesIT {
           .orElseThrow(), "the model's bytes, read back from the first layer");
       assertEquals(1, slow.requests("GET", "/blobs/" + modelDigest), "still one download of the model");
 
+
       // bytes that rotted in the layer the model is now read from (the newest build's) fail the next build that
       // reads them, rather than make a wrong image
       String platform = new io.vertx.core.json.JsonObject(Http.get(streaming.url()
@@ -476,10 +478,19 @@ class ModelSourcesIT {
       assertEquals(502, rotted[1].status(), rotted[1].body());
       assertTrue(rotted[1].body().contains(modelDigest.toString()), rotted[1].body());
 
-      // a client that asks for the model itself still gets it
-      Http.Streamed pulled = Http.stream(streaming.url() + "/v2/library/streamed/blobs/" + modelDigest
-          + "?ns=registry.ollama.ai");
-      assertEquals(modelDigest, pulled.digest());
+      // a client that asks for the model itself now is never given the rotted bytes as a clean answer: the check
+      // of the layer's bytes fails its last byte (curl sees the transfer cut), and the next pull fetches the model
+      // again (curl: a new connection each)
+      String modelUrl = streaming.url() + "/v2/library/streamed/blobs/" + modelDigest + "?ns=registry.ollama.ai";
+      Path pulled = dir.resolve("pulled-model");
+      Proc.Result rottedPull = Proc.exec(java.time.Duration.ofMinutes(1), Map.of(), List.of("curl", "-sS", "-f",
+          "-o", pulled.toString(), modelUrl));
+      assertNotEquals(0, rottedPull.exit(), "the rotted bytes end broken: " + rottedPull.output());
+      Proc.Result goodPull = Proc.exec(java.time.Duration.ofMinutes(1), Map.of(), List.of("curl", "-sS", "-f",
+          "-o", pulled.toString(), modelUrl));
+      assertEquals(0, goodPull.exit(), goodPull.output());
+      assertEquals(modelDigest, Digest.sha256Of(Files.readAllBytes(pulled)));
+      assertEquals(2, slow.requests("GET", "/blobs/" + modelDigest), "fetched again once its layer's bytes failed");
     }
   }
 
@@ -528,5 +539,141 @@ class ModelSourcesIT {
       assertTrue(tooSmall.bytesUnder("blobs") < model.length, "the model is not kept: "
           + tooSmall.bytesUnder("blobs"));
     }
+  }
+
+  /**
+   * Once a build removed the raw model blob (its layer holds the bytes), a client's own pull of the model is answered
+   * from the layer, hashed again as it is sent: whole, as a range and its size, with no second download and without
+   * storing the model again.
+   */
+  @Test
+  void aClientsPullOfAModelKeptOnlyInItsLayerIsAnsweredFromTheLayer() throws Exception {
+    byte[] model = ModelArtifacts.gguf(12 << 20, 53);
+    ModelArtifacts.pushOllama(upstream, "library/kept", "q4", model, TEMPLATE, PARAMS);
+    Digest modelDigest = Digest.sha256Of(model);
+    try (FaultRelay counting = FaultRelay.to(upstream.port());
+        Jitdi kept = Jitdi.start(dir.resolve("kept"), """
+            server: {listen: 127.0.0.1:PORT}
+            cache: {dir: CACHE_DIR, maxSize: 1GiB}
+            upstreams:
+              registry.ollama.ai: {url: "%s"}
+            jit: {waitBudget: 60s}
+            images:
+              - name: ollama
+                match: "ollama/{model}:{tag}"
+                registry: jit.local
+                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
+            """.formatted(counting.url()))) {
+      assertEquals(200, JitSourcesIT.untilBuilt(kept, "ollama/kept:q4")[1].status());
+      Path raw = kept.cacheDir().resolve("blobs/sha256/" + modelDigest.hex().substring(0, 2) + "/"
+          + modelDigest.hex());
+      assertFalse(Files.exists(raw), "the build removed the raw model blob");
+      long stored = kept.bytesUnder("blobs");
+
+      String modelUrl = kept.url() + "/v2/library/kept/blobs/" + modelDigest + "?ns=registry.ollama.ai";
+      Http.Streamed whole = Http.stream(modelUrl);
+      assertEquals(200, whole.status());
+      assertFalse(whole.broken());
+      assertEquals(modelDigest, whole.digest(), "the model's bytes, from its layer");
+      Http.Bytes range = Http.getBytes(modelUrl, Map.of("Range", "bytes=1000-1999999"));
+      assertEquals(206, range.status());
+      assertArrayEquals(java.util.Arrays.copyOfRange(model, 1000, 2_000_000), range.body());
+      // HTTP/1.1 (curl): the layer's range by sendfile; the JDK client above spoke HTTP/2 (read and written)
+      Path pulled = dir.resolve("kept-model");
+      Proc.Result curl = Proc.exec(java.time.Duration.ofMinutes(1), Map.of(), List.of("curl", "-sS", "-f",
+          "--http1.1", "-o", pulled.toString(), modelUrl));
+      assertEquals(0, curl.exit(), curl.output());
+      assertEquals(modelDigest, Digest.sha256Of(Files.readAllBytes(pulled)), "over HTTP/1.1");
+      curl = Proc.exec(java.time.Duration.ofMinutes(1), Map.of(), List.of("curl", "-sS", "-f", "--http1.1", "-r",
+          "5000000-5999999", "-o", pulled.toString(), modelUrl));
+      assertEquals(0, curl.exit(), curl.output());
+      assertArrayEquals(java.util.Arrays.copyOfRange(model, 5_000_000, 6_000_000), Files.readAllBytes(pulled));
+      Http.Text head = Http.head(modelUrl, Map.of());
+      assertEquals(200, head.status());
+      assertEquals(String.valueOf(model.length), head.headers().firstValue("Content-Length").orElse(""));
+
+      assertEquals(1, counting.requests("GET", "/blobs/" + modelDigest), "the model was downloaded once, for the "
+          + "build");
+      assertEquals(0, counting.requests("HEAD", "/blobs/" + modelDigest), "its size was not asked upstream");
+      assertFalse(Files.exists(raw), "the model is not stored a second time");
+      assertEquals(stored, kept.bytesUnder("blobs"));
+    }
+  }
+
+  /**
+   * A tar model (a KitOps ModelKit: an uncompressed tar and a gzip tar) is kept once: the build removes the tar blobs
+   * once its layer holds their files; and another image of the same files on another base reuses that layer without
+   * reading (or fetching) the tars again.
+   */
+  @Test
+  void aTarModelIsKeptOnceAndAnotherImageOfTheSameFilesReusesItsLayer() throws Exception {
+    Images.pushBusybox(upstream, "library/busybox-again", "latest");
+    byte[] weights = Images.randomBytes(8 << 20, 57);
+    byte[] code = Images.randomBytes(2 << 20, 58);
+    String k = "application/vnd.kitops.modelkit.";
+    Pushed kit = ModelArtifacts.push(upstream, "models/kept-kit", "v1", ModelArtifacts.OCI_MANIFEST,
+        null, k + "config.v1+json", "{\"manifestVersion\":\"1.0.0\"}".getBytes(StandardCharsets.UTF_8),
+        List.of(new Layer(k + "model.v1.tar", new Tar().dir("models").file("models/w.gguf", weights, 0644).tar()),
+            new Layer(k + "code.v1.tar+gzip", new Tar().dir("src").file("src/blob.bin", code, 0644).gzip())));
+    List<Digest> tars = kit.blobs().entrySet().stream().filter(e -> e.getValue().length > (1 << 20))
+        .map(Map.Entry::getKey).toList();
+    assertEquals(2, tars.size());
+    try (FaultRelay counting = FaultRelay.to(upstream.port());
+        Jitdi once = Jitdi.start(dir.resolve("kept-kit"), """
+            server: {listen: 127.0.0.1:PORT}
+            cache: {dir: CACHE_DIR, maxSize: 1GiB}
+            upstreams:
+              docker.io: {url: "%1$s"}
+              models.example.com: {url: "%1$s"}
+            jit: {waitBudget: 60s}
+            images:
+              - name: kit
+                match: "kit/{base}/{name}:{tag}"
+                registry: jit.local
+                base: "docker.io/library/{base}:latest"
+                files: [{oci: "models.example.com/models/{name}:{tag}", destination: /models/}]
+            """.formatted(counting.url()))) {
+      assertEquals(200, JitSourcesIT.untilBuilt(once, "kit/busybox/kept-kit:v1")[1].status());
+      JsonObject first = platformManifest(once, "kit/busybox/kept-kit:v1");
+      JsonObject layer = JitIT.lastLayer(first);
+      Map<String, byte[]> files = JitIT.tarFiles(new java.io.ByteArrayInputStream(Http.getBytes(once.url()
+          + "/v2/x/blobs/" + layer.getString("digest") + "?ns=jit.local", Map.of()).body()), new HashMap<>());
+      assertArrayEquals(weights, files.get("models/models/w.gguf"), files.keySet().toString());
+      assertArrayEquals(code, files.get("models/src/blob.bin"));
+      for (Digest tar : tars) {
+        assertEquals(1, counting.requests("GET", "/blobs/" + tar), "each tar fetched once");
+        assertFalse(Files.exists(once.cacheDir().resolve("blobs/sha256/" + tar.hex().substring(0, 2) + "/"
+            + tar.hex())), "the tar blob " + tar + " is not kept beside the layer holding its files");
+      }
+      long modelBytes = weights.length + code.length;
+      assertTrue(layer.getLong("size") <= modelBytes * 1.05, "the layer: " + layer.getLong("size"));
+      long base = first.getJsonObject("config").getLong("size") + first.getJsonArray("layers").stream()
+          .map(l -> (JsonObject) l).filter(l -> !l.equals(layer)).mapToLong(l -> l.getLong("size")).sum();
+      long stored = once.bytesUnder("blobs");
+      assertTrue(stored <= base + modelBytes * 1.05, "the cache holds the model once: " + stored + " bytes for "
+          + modelBytes + " bytes of model files and " + base + " of base image");
+
+      // the same files on another base: the layer is reused, nothing is read, written or fetched for it
+      double written = once.metrics().value("jitdi_jit_build_bytes_total");
+      assertEquals(200, JitSourcesIT.untilBuilt(once, "kit/busybox-again/kept-kit:v1")[1].status());
+      assertEquals(written, once.metrics().value("jitdi_jit_build_bytes_total"), "no layer written again");
+      JsonObject second = platformManifest(once, "kit/busybox-again/kept-kit:v1");
+      assertEquals(layer.getString("digest"), JitIT.lastLayer(second).getString("digest"));
+      for (Digest tar : tars) {
+        assertEquals(1, counting.requests("GET", "/blobs/" + tar), "not fetched again for the second image");
+      }
+    }
+  }
+
+  /** The amd64 (first) platform manifest of a JIT image. */
+  private static JsonObject platformManifest(Jitdi jitdi, String image) {
+    String path = jitdi.url() + "/v2/" + image.substring(0, image.indexOf(':'));
+    JsonObject top = new JsonObject(Http.get(path + "/manifests/" + image.substring(image.indexOf(':') + 1)
+        + "?ns=jit.local", Map.of("Accept", JitSourcesIT.ACCEPT)).body());
+    if (!top.containsKey("manifests")) {
+      return top;
+    }
+    return new JsonObject(Http.get(path + "/manifests/" + top.getJsonArray("manifests").getJsonObject(0)
+        .getString("digest") + "?ns=jit.local", Map.of("Accept", JitSourcesIT.ACCEPT)).body());
   }
 }

@@ -66,6 +66,11 @@ public final class LayerBuilder {
 
   private LayerBuilder() {}
 
+  /** Where {@code entry} is in the layer: its path without the leading {@code /}, as {@link Placed#path()} says. */
+  public static String pathInLayer(Entry entry) {
+    return entry.path().startsWith("/") ? entry.path().substring(1) : entry.path();
+  }
+
   public static MediaType mediaType(Compression compression) {
     return switch (compression) {
       case none -> MediaType.OCI_LAYER;
@@ -92,7 +97,7 @@ public final class LayerBuilder {
       LongConsumer progress) throws IOException {
     TreeMap<String, Object> sorted = new TreeMap<>();
     for (Entry e : entries) {
-      String name = e.path().startsWith("/") ? e.path().substring(1) : e.path();
+      String name = pathInLayer(e);
       try {
         SourcePaths.checkRelative(name);
       } catch (IllegalArgumentException bad) {

@@ -68,7 +68,7 @@ public final class OciArtifactSource implements Source {
       if (tar.isPresent()) {
         notes.add(what + ": a tar of " + size + " bytes; its files are listed once it is fetched");
         tars.add(new TarLayer(what, size, tar.get(), (offset, length) -> registry.open(ref, digest, size, offset,
-            length)));
+            length), Optional.of(digest)));
         continue;
       }
       String name = annotation(layer.json(), FILEPATH_ANNOTATION).or(() -> annotation(layer.json(), TITLE_ANNOTATION))

@@ -1,6 +1,7 @@
 package io.jitdi.jit.sources;
 
 import com.github.luben.zstd.ZstdInputStream;
+import io.jitdi.oci.Digest;
 import io.jitdi.stream.FileRegionStream;
 import java.io.BufferedInputStream;
 import java.io.Closeable;
@@ -101,6 +102,11 @@ public final class TarLayer {
       this.held = held;
     }
 
+    /** Files read from elsewhere (where an earlier build put them), held by {@code held} until this is closed. */
+    public static Unpacked of(List<SourceFile> files, Closeable held) {
+      return new Unpacked(files, 0, held);
+    }
+
     public List<SourceFile> files() {
       return files;
     }
@@ -142,16 +148,30 @@ public final class TarLayer {
   private final long size;
   private final Compression compression;
   private final Content content;
+  private final Optional<Digest> blob;
 
   /**
    * @param what names the layer in messages (which blob, of which artifact)
    * @param size the layer's (compressed) size
+   * @param blob the artifact blob that is this tar, when it is one (a build may drop it once its layer is stored)
    */
-  public TarLayer(String what, long size, Compression compression, Content content) {
+  public TarLayer(String what, long size, Compression compression, Content content,
+      Optional<Digest> blob) {
     this.what = what;
     this.size = size;
     this.compression = compression;
     this.content = content;
+    this.blob = blob;
+  }
+
+  /** A tar that is no artifact blob of its own. */
+  public TarLayer(String what, long size, Compression compression, Content content) {
+    this(what, size, compression, content, Optional.empty());
+  }
+
+  /** The artifact blob that is this tar, if it is one. */
+  public Optional<Digest> blob() {
+    return blob;
   }
 
   public String what() {
