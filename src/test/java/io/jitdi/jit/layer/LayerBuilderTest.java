@@ -178,4 +178,40 @@ class LayerBuilderTest {
     assertThrows(java.io.IOException.class, () -> LayerBuilder.build(List.of(new LayerBuilder.Entry("/a/../etc", f,
         -1)), Compression.none, dir.resolve("c3"), pool, n -> { }));
   }
+
+  /**
+   * The bytes of a layer never change across jitdi versions (a layer evicted on one node is rebuilt to the digest
+   * another node serves, and recipes rebuild to recorded digests): pinned here for files of every kind of header
+   * (PAX long and non-ASCII names, sizes around a record, an empty file, modes), in each compression.
+   */
+  @Test
+  void theBytesOfALayerArePinnedAcrossVersions() throws Exception {
+    Random random = new Random(42);
+    List<LayerBuilder.Entry> entries = new ArrayList<>();
+    int[] sizes = {0, 1, 511, 512, 513, 4096, 1 << 20, (1 << 20) + 7};
+    for (int i = 0; i < sizes.length; i++) {
+      byte[] content = new byte[sizes[i]];
+      random.nextBytes(content);
+      entries.add(new LayerBuilder.Entry("/m/f" + i + ".bin", file("f" + i + ".bin", content), i % 2 == 0 ? -1
+          : 0755));
+    }
+    entries.add(new LayerBuilder.Entry("/m/" + "long-name-".repeat(15) + "/x.txt", file("x.txt",
+        "long".getBytes(StandardCharsets.UTF_8)), -1));
+    entries.add(new LayerBuilder.Entry("/m/\u00fcn\u00efc\u00f6de.txt", file("u.txt", "\u00fc".getBytes(
+        StandardCharsets.UTF_8)), 0600));
+    java.util.Map<Compression, String> pinned = java.util.Map.of(
+        Compression.none, "sha256:bb62047dba380aa7173ede552b54daae41148ff29b1603b05abd8c691dfb5cd3",
+        Compression.gzip, "sha256:993e3087d22d2ef85012d07d9e39efa1912466d27be3406c295ef8bd1b5acbcc",
+        Compression.zstd, "sha256:215920470464f1bbdce5bd44ea7b558d7e520e89e95e81105c8a0bd8d148f537");
+    for (Compression c : Compression.values()) {
+      Path out = dir.resolve("pinned-" + c);
+      LayerBuilder.Built built = LayerBuilder.build(entries, c, out, pool, n -> { });
+      assertEquals(Digest.sha256Of(Files.readAllBytes(out)), built.digest());
+      assertEquals(pinned.get(c), built.digest().toString(), c.toString());
+    }
+  }
+
+  private static SourceFile file(String name, byte[] content) {
+    return new SourceFile(name, content.length, -1, () -> new ByteArrayInputStream(content));
+  }
 }
