@@ -103,7 +103,7 @@ final class Fig2ColdBlob {
       if (warm) {
         rig.warmUp(server.url());
       }
-      settlePageCache();
+      rig.settlePageCache(rig.upstream().blobData(rig.bigImage().layer()));
       long gets = rig.proxyGetsUpstream(rig.bigImage());
       double before = ProcFs.cpuSeconds(server.pid());
       double seconds = Curl.get(server.url() + rig.bigImage().blobPath()).seconds();
@@ -117,20 +117,5 @@ final class Fig2ColdBlob {
       rig.stop(server);
       rig.delete(dir);
     }
-  }
-
-  /**
-   * The same page-cache state before every cold pull, whichever proxy ran before: dirty pages written back, clean ones
-   * dropped (as root), and the upstream's copy of the big layer read back in, so that the upstream serves it from
-   * memory to both peers. Without this, a pull's time and CPU depend on how much of the machine's memory earlier runs
-   * filled with dirty pages.
-   */
-  private void settlePageCache() {
-    Proc.run(Duration.ofMinutes(5), List.of("sync"));
-    if ("root".equals(System.getProperty("user.name"))) {
-      Proc.run(Duration.ofMinutes(1), List.of("sh", "-c", "echo 3 > /proc/sys/vm/drop_caches"));
-    }
-    Proc.run(Duration.ofMinutes(5), List.of("sh", "-c", "cat \"$0\" > /dev/null",
-        rig.upstream().blobData(rig.bigImage().layer()).toString()));
   }
 }

@@ -74,6 +74,7 @@ abstract class ModelImageFigure {
       String dir = "f" + figure + "-jitdi-" + jdk.tag() + "-" + i;
       Jitdi jitdi = rig.startJitdi(dir, yaml, jdk, List.of());
       rig.warmUp(jitdi.url());
+      rig.settlePageCache(rig.upstream().blobData(model));
       long started = System.nanoTime();
       Http.Response built = Http.get(jitdi.url() + "/v2/" + image + "/manifests/r" + i + "?ns=jit.local",
           Map.of("Accept", "application/vnd.oci.image.index.v1+json"));
@@ -84,6 +85,7 @@ abstract class ModelImageFigure {
       dir = "f" + figure + "-dist-" + jdk.tag() + "-" + i;
       DockerRegistry dist = rig.startDistribution(dir, rig.upstream().url());
       rig.warmUp(dist.url());
+      rig.settlePageCache(rig.upstream().blobData(model));
       time.add(false, Curl.get(dist.url() + "/v2/" + repo + "/blobs/" + model).seconds());
       rig.stop(dist);
       rig.delete(dir);

@@ -21,6 +21,8 @@ import java.util.List;
 final class Rig {
   /** Runs a figure takes the median of. */
   static final int RUNS = 5;
+  /** What {@link #settlePageCache} writes and deletes: more than any timed operation writes (fig. 8: 2 GiB). */
+  static final long SETTLE_BYTES = 3L << 30;
 
   final boolean quick;
   final Path work;
@@ -111,6 +113,31 @@ final class Rig {
   }
 
   /** Pulls each warm-up blob once through the proxy at {@code base}. */
+  /**
+   * The same page-cache state before every timed operation, whichever process ran before: dirty pages written back,
+   * clean ones dropped (as root), {@code reread} (files the operation reads, e.g. the upstream's copy of a blob) read
+   * back in, and then a scratch file of {@link #SETTLE_BYTES} written and deleted.
+   *
+   * <p>Why the scratch file: on this VM the first write into guest memory that was never touched (or that the guest
+   * handed back to the host after it was freed, as dropping the cache does) costs about 2.5 s of system CPU per GiB,
+   * ten times a write into pages the guest reuses (dd of 1 GiB: 2.50 against 0.22 s sys). A pull or a build that
+   * writes a GiB then measures the VM more than the program, by up to a second and a half, depending on what ran
+   * before. The scratch file leaves touched pages on the free lists for whatever writes next; it is done the same way
+   * before each peer's operation.
+   */
+  void settlePageCache(Path... reread) {
+    Proc.run(Duration.ofMinutes(5), List.of("sync"));
+    if ("root".equals(System.getProperty("user.name"))) {
+      Proc.run(Duration.ofMinutes(1), List.of("sh", "-c", "echo 3 > /proc/sys/vm/drop_caches"));
+    }
+    for (Path file : reread) {
+      Proc.run(Duration.ofMinutes(5), List.of("sh", "-c", "cat \"$0\" > /dev/null", file.toString()));
+    }
+    Path scratch = work.resolve("settle.scratch");
+    Proc.run(Duration.ofMinutes(5), List.of("sh", "-c", "dd if=/dev/zero of=\"$0\" bs=1M count=$1 status=none && "
+        + "rm -f \"$0\"", scratch.toString(), Long.toString(SETTLE_BYTES >> 20)));
+  }
+
   void warmUp(String base) {
     for (Images.Pushed image : warmupImages) {
       Curl.get(base + image.blobPath());
