@@ -24,6 +24,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * answer is a {@link BlobBody}.
  */
 public final class Blobs {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Blobs.class);
   /** Who asks for a blob; it decides where a miss may be answered from and how a fill is admitted. */
   private enum Reader {
     /** A client's GET: may be sent a blob held inside another ({@link BlobOrigins#inside}). */
@@ -158,7 +159,7 @@ public final class Blobs {
             blob.jit() ? BlobBody.Origin.JIT : BlobBody.Origin.HIT));
       }
       // only a client's GET is sent a blob held inside another; a build reads it through its own placement
-      Future<Optional<Held>> inside = reader == Reader.CLIENT ? openInside(digest)
+      Future<Optional<Held>> inside = reader == Reader.CLIENT ? openInside(digest, true)
           : Future.succeededFuture(Optional.empty());
       return inside.compose(held -> {
         if (held.isPresent()) {
@@ -178,14 +179,15 @@ public final class Blobs {
   /**
    * {@code digest} opened inside the stored blob that holds its bytes ({@link BlobOrigins#inside}), if one does and
    * those bytes did not fail a check lately (they are fetched again then). The bytes are hashed again as they are
-   * sent, one check shared by the concurrent and following reads for a while: they were verified when the container
-   * was written, but not as this blob.
+   * sent ({@code check}; not for a HEAD), one check shared by the concurrent and following reads for a while: they
+   * were verified when the container was written, but not as this blob. Empty also when the lookup fails: the blob is
+   * then fetched as any miss.
    */
-  private Future<Optional<Held>> openInside(Digest digest) {
+  private Future<Optional<Held>> openInside(Digest digest, boolean check) {
     if (!Digest.SHA256.equals(digest.algorithm())) {
       return Future.succeededFuture(Optional.empty());
     }
-    return origins.inside(digest).compose(found -> {
+    return origins.inside(digest).<Optional<Held>>compose(found -> {
       if (found.isEmpty()) {
         return Future.succeededFuture(Optional.empty());
       }
@@ -203,15 +205,22 @@ public final class Blobs {
           c.close();
           throw e;
         }
-        return new Held(region, new Checked(inside.size(), insideChecks.computeIfAbsent(key, this::checkInside)));
+        return new Held(region, new Checked(inside.size(), check ? insideChecks.computeIfAbsent(key,
+            this::checkInside) : Future.succeededFuture()));
       }));
+    }).recover(e -> {
+      LOG.warn("blob {} is not read inside the blob holding it ({}); it is fetched instead", digest, e.toString());
+      return Future.succeededFuture(Optional.<Held>empty());
     });
   }
 
-  /** Hashes the bytes {@code key} names, from a pin of the container of their own. */
+  /**
+   * Hashes the bytes {@code key} names, from a pin of the container of their own. Its memo is written again when it
+   * ends, so it is kept for its time after the check, however long the hash took.
+   */
   private Future<Void> checkInside(InsideKey key) {
     BlobOrigins.Inside inside = key.inside();
-    return store.open(inside.container()).compose(container -> io.call(() -> {
+    Future<Void> checked = store.open(inside.container()).compose(container -> io.call(() -> {
       OpenBlob c = container.orElseThrow(() -> new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob "
           + inside.container() + ", which holds " + key.digest() + ", was evicted"));
       try {
@@ -238,6 +247,9 @@ public final class Blobs {
         c.close();
       }
     }));
+    // not inline: this may complete while computeIfAbsent still holds the key
+    checked.onComplete(ar -> io.executor().execute(() -> insideChecks.replace(key, checked, checked)));
+    return checked;
   }
 
   private record InsideKey(Digest digest, BlobOrigins.Inside inside) {}
@@ -351,7 +363,7 @@ public final class Blobs {
       if (fill != null && fill.head().succeeded() && fill.head().result().sizeKnown()) {
         return Future.succeededFuture(OptionalLong.of(fill.head().result().size()));
       }
-      return openInside(digest).compose(inside -> {
+      return openInside(digest, false).compose(inside -> {
         if (inside.isPresent()) {
           inside.get().blob().close();
           metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);

@@ -84,7 +84,8 @@ final class LayerInputs implements AutoCloseable {
           entries.add(entry);
           tar.layer().blob().ifPresent(blob -> fromTars.put(LayerBuilder.pathInLayer(entry), new FromTar(blob, f)));
         }
-        tar.layer().blob().ifPresent(blob -> tarFileCounts.merge(blob, tarFiles.files().size(), Integer::sum));
+        // the same tar unpacked twice (two destinations) is still one tar of these files
+        tar.layer().blob().ifPresent(blob -> tarFileCounts.put(blob, tarFiles.files().size()));
       }
       return new LayerInputs(entries, unpacked, spool, fromTars, tarFileCounts);
     } catch (IOException | RuntimeException e) {
@@ -109,10 +110,12 @@ final class LayerInputs implements AutoCloseable {
       return Optional.empty();
     }
     Optional<OpenBlob> layer;
+    io.vertx.core.Future<Optional<OpenBlob>> opening = store.open(index.get().layer());
     try {
-      layer = store.open(index.get().layer()).toCompletionStage().toCompletableFuture().get();
+      layer = opening.toCompletionStage().toCompletableFuture().get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      opening.onSuccess(opened -> opened.ifPresent(OpenBlob::close)); // not read: let go of its pin
       throw new IOException("interrupted while opening layer " + index.get().layer(), e);
     } catch (ExecutionException e) {
       throw new IOException("layer " + index.get().layer() + ": " + e.getCause().getMessage(), e.getCause());
@@ -134,18 +137,19 @@ final class LayerInputs implements AutoCloseable {
    * whole: the records that let a later build read them there.
    */
   Map<Digest, JitRecords.TarIndex> tarIndexes(LayerBuilder.Built layer) {
-    Map<Digest, List<JitRecords.TarFile>> byTar = new HashMap<>();
+    // by tar, one place per file name (a tar unpacked to two destinations is held twice; either copy will do)
+    Map<Digest, Map<String, JitRecords.TarFile>> byTar = new HashMap<>();
     for (LayerBuilder.Placed placed : layer.placed()) {
       FromTar from = fromTars.get(placed.path());
       if (from != null) {
-        byTar.computeIfAbsent(from.tar(), t -> new ArrayList<>()).add(new JitRecords.TarFile(from.file().name(),
-            placed.size(), from.file().mode(), placed.offset()));
+        byTar.computeIfAbsent(from.tar(), t -> new java.util.TreeMap<>()).putIfAbsent(from.file().name(),
+            new JitRecords.TarFile(from.file().name(), placed.size(), from.file().mode(), placed.offset()));
       }
     }
     Map<Digest, JitRecords.TarIndex> indexes = new HashMap<>();
     byTar.forEach((tar, tarFiles) -> {
       if (tarFiles.size() == tarFileCounts.getOrDefault(tar, -1)) {
-        indexes.put(tar, new JitRecords.TarIndex(layer.digest(), tarFiles));
+        indexes.put(tar, new JitRecords.TarIndex(layer.digest(), List.copyOf(tarFiles.values())));
       }
     });
     return indexes;
