@@ -77,6 +77,12 @@ class ModelLayersIT {
             match: "again/{name}:{tag}"
             registry: jit.local
             files: [{oci: "models.example.com/models/{name}:{tag}", destination: /again/}]
+          - name: oci-twice
+            match: "twice/{name}:{tag}"
+            registry: jit.local
+            files:
+              - {oci: "models.example.com/models/{name}:{tag}", destination: /one/}
+              - {oci: "models.example.com/models/{name}:{tag}", destination: /two/}
         """.formatted(relay.url()));
   }
 
@@ -150,6 +156,26 @@ class ModelLayersIT {
     assertEquals(0600, modes.get("again/models/small.txt") & 0777, "a file keeps its mode from the tar");
     assertEquals(1, relay.requests("GET", "/blobs/" + tarDigest), "the second image read the tar's files from the "
         + "first one's layer: the tar was fetched once");
+  }
+
+  /**
+   * A tar unpacked to two destinations of one layer is still recorded as one tar of its files: a later image of the
+   * artifact reads each file once from that layer.
+   */
+  @Test
+  void aTarUnpackedTwiceInOneLayerIsReadOnceFromItForTheNextImage() throws Exception {
+    byte[] model = ModelArtifacts.gguf(1 << 20, 811);
+    byte[] tar = new Tar().dir("models").file("models/both.gguf", model, 0644).tar();
+    kit(upstream, "twice-kit", List.of(new Layer(KIT + "model.v1.tar", tar)));
+    Digest tarDigest = Digest.sha256Of(tar);
+    assertEquals(200, untilBuilt(jitdi, "twice/twice-kit:v1")[1].status());
+    Map<String, byte[]> twice = layerFiles(jitdi, "twice/twice-kit:v1");
+    assertArrayEquals(model, twice.get("one/models/both.gguf"));
+    assertArrayEquals(model, twice.get("two/models/both.gguf"));
+    Http.Text again = untilBuilt(jitdi, "again/twice-kit:v1")[1];
+    assertEquals(200, again.status(), again.body());
+    assertArrayEquals(model, layerFiles(jitdi, "again/twice-kit:v1").get("again/models/both.gguf"));
+    assertEquals(1, relay.requests("GET", "/blobs/" + tarDigest), "read from the first layer, not fetched again");
   }
 
   @Test

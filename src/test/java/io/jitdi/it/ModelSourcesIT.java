@@ -402,17 +402,7 @@ class ModelSourcesIT {
     Pushed big = ModelArtifacts.pushOllama(upstream, "library/streamed", "q4", model, TEMPLATE, PARAMS);
     Digest modelDigest = Digest.sha256Of(model);
     try (FaultRelay slow = FaultRelay.to(upstream.port()).throttle(6L << 20);
-        Jitdi streaming = Jitdi.start(dir.resolve("streaming"), """
-            server: {listen: 127.0.0.1:PORT}
-            cache: {dir: CACHE_DIR, maxSize: 1GiB}
-            upstreams:
-              registry.ollama.ai: {url: "%s"}
-            jit: {waitBudget: 60s}
-            images:
-              - name: ollama
-                match: "ollama/{model}:{tag}"
-                registry: jit.local
-                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
+        Jitdi streaming = Jitdi.start(dir.resolve("streaming"), OLLAMA_NODE + ollamaRule(slow.url()) + """
               - name: gguf
                 match: "gguf/{model}:{tag}"
                 registry: jit.local
@@ -421,7 +411,7 @@ class ModelSourcesIT {
                 match: "gguf-again/{model}:{tag}"
                 registry: jit.local
                 files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /m/}]
-            """.formatted(slow.url()))) {
+            """)) {
       java.util.concurrent.CompletableFuture<Http.Text> answer = java.util.concurrent.CompletableFuture.supplyAsync(
           () -> Http.get(streaming.url() + "/v2/ollama/streamed/manifests/q4?ns=jit.local", Map.of("Accept",
               JitSourcesIT.ACCEPT)));
@@ -443,8 +433,7 @@ class ModelSourcesIT {
           "root/.ollama/models/blobs/sha256-" + modelDigest.hex()));
 
       // stored once: the layer holds the model's bytes, and the raw blob that only served the build is gone
-      Path raw = streaming.cacheDir().resolve("blobs/sha256/" + modelDigest.hex().substring(0, 2) + "/"
-          + modelDigest.hex());
+      Path raw = storedBlob(streaming, modelDigest);
       assertFalse(Files.exists(raw), "the raw model blob is not kept beside its layer");
       long stored = streaming.bytesUnder("blobs");
       assertTrue(stored <= model.length * 1.05, "the cache holds the model once: " + stored + " bytes for a "
@@ -505,16 +494,7 @@ class ModelSourcesIT {
     byte[] model = ModelArtifacts.gguf(24 << 20, 47);
     ModelArtifacts.pushOllama(upstream, "library/tight", "q4", model, TEMPLATE, PARAMS);
     Digest modelDigest = Digest.sha256Of(model);
-    String rules = """
-        upstreams:
-          registry.ollama.ai: {url: "%s"}
-        jit: {waitBudget: 60s}
-        images:
-          - name: ollama
-            match: "ollama/{model}:{tag}"
-            registry: jit.local
-            files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
-        """.formatted(upstream.url());
+    String rules = ollamaRule(upstream.url());
     long budget = 40L << 20; // the model once (24 MiB) fits, twice does not
     try (Jitdi tight = Jitdi.start(dir.resolve("tight"), "server: {listen: 127.0.0.1:PORT}\n"
         + "cache: {dir: CACHE_DIR, maxSize: 40MiB}\n" + rules)) {
@@ -523,8 +503,7 @@ class ModelSourcesIT {
       assertEquals(200, built.status(), built.body());
       assertArrayEquals(model, layerFiles(tight, "ollama/tight:q4").get(
           "root/.ollama/models/blobs/sha256-" + modelDigest.hex()), "the model is in the layer");
-      Path raw = tight.cacheDir().resolve("blobs/sha256/" + modelDigest.hex().substring(0, 2) + "/"
-          + modelDigest.hex());
+      Path raw = storedBlob(tight, modelDigest);
       assertFalse(Files.exists(raw), "the raw model blob is not kept beside its layer");
       long used = new io.vertx.core.json.JsonObject(Http.get(tight.url() + "/_jitdi/status").body())
           .getJsonObject("cache").getLong("usedBytes");
@@ -552,21 +531,9 @@ class ModelSourcesIT {
     ModelArtifacts.pushOllama(upstream, "library/kept", "q4", model, TEMPLATE, PARAMS);
     Digest modelDigest = Digest.sha256Of(model);
     try (FaultRelay counting = FaultRelay.to(upstream.port());
-        Jitdi kept = Jitdi.start(dir.resolve("kept"), """
-            server: {listen: 127.0.0.1:PORT}
-            cache: {dir: CACHE_DIR, maxSize: 1GiB}
-            upstreams:
-              registry.ollama.ai: {url: "%s"}
-            jit: {waitBudget: 60s}
-            images:
-              - name: ollama
-                match: "ollama/{model}:{tag}"
-                registry: jit.local
-                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
-            """.formatted(counting.url()))) {
+        Jitdi kept = Jitdi.start(dir.resolve("kept"), OLLAMA_NODE + ollamaRule(counting.url()))) {
       assertEquals(200, JitSourcesIT.untilBuilt(kept, "ollama/kept:q4")[1].status());
-      Path raw = kept.cacheDir().resolve("blobs/sha256/" + modelDigest.hex().substring(0, 2) + "/"
-          + modelDigest.hex());
+      Path raw = storedBlob(kept, modelDigest);
       assertFalse(Files.exists(raw), "the build removed the raw model blob");
       long stored = kept.bytesUnder("blobs");
 
@@ -642,8 +609,8 @@ class ModelSourcesIT {
       assertArrayEquals(code, files.get("models/src/blob.bin"));
       for (Digest tar : tars) {
         assertEquals(1, counting.requests("GET", "/blobs/" + tar), "each tar fetched once");
-        assertFalse(Files.exists(once.cacheDir().resolve("blobs/sha256/" + tar.hex().substring(0, 2) + "/"
-            + tar.hex())), "the tar blob " + tar + " is not kept beside the layer holding its files");
+        assertFalse(Files.exists(storedBlob(once, tar)), "the tar blob " + tar + " is not kept beside the layer "
+            + "holding its files");
       }
       long modelBytes = weights.length + code.length;
       assertTrue(layer.getLong("size") <= modelBytes * 1.05, "the layer: " + layer.getLong("size"));
@@ -663,6 +630,31 @@ class ModelSourcesIT {
         assertEquals(1, counting.requests("GET", "/blobs/" + tar), "not fetched again for the second image");
       }
     }
+  }
+
+  /** A jitdi's server and cache lines, for {@link #ollamaRule}. */
+  private static final String OLLAMA_NODE = """
+      server: {listen: 127.0.0.1:PORT}
+      cache: {dir: CACHE_DIR, maxSize: 1GiB}
+      """;
+
+  /** An upstream registry.ollama.ai at {@code url} and one rule, {@code ollama/<model>:<tag>}; more may follow. */
+  private static String ollamaRule(String url) {
+    return """
+        upstreams:
+          registry.ollama.ai: {url: "%s"}
+        jit: {waitBudget: 60s}
+        images:
+          - name: ollama
+            match: "ollama/{model}:{tag}"
+            registry: jit.local
+            files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
+        """.formatted(url);
+  }
+
+  /** Where {@code jitdi} stores blob {@code digest}. */
+  private static Path storedBlob(Jitdi jitdi, Digest digest) {
+    return jitdi.cacheDir().resolve("blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex());
   }
 
   /** The amd64 (first) platform manifest of a JIT image. */
