@@ -159,13 +159,12 @@ public final class Blobs {
             blob.jit() ? BlobBody.Origin.JIT : BlobBody.Origin.HIT));
       }
       // only a client's GET is sent a blob held inside another; a build reads it through its own placement
-      Future<Optional<Held>> inside = reader == Reader.CLIENT ? openInside(digest, true)
+      Future<Optional<BlobBody>> inside = reader == Reader.CLIENT ? openInside(digest)
           : Future.succeededFuture(Optional.empty());
       return inside.compose(held -> {
         if (held.isPresent()) {
           metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
-          return Future.succeededFuture(new BlobBody.FromFile(held.get().blob(), held.get().check(),
-              BlobBody.Origin.HIT));
+          return Future.succeededFuture(held.get());
         }
         return sourceFor(upstream, repo, digest).compose(source -> source == null
             ? Future.failedFuture(unknown(digest)) : join(source, upstream, repo, digest, reader));
@@ -173,31 +172,37 @@ public final class Blobs {
     });
   }
 
-  /** A blob opened inside another, and the check of its bytes that its readers' last byte waits for. */
-  private record Held(OpenBlob blob, Growth check) {}
-
   /**
-   * {@code digest} opened inside the stored blob that holds its bytes ({@link BlobOrigins#inside}), if one does and
-   * those bytes did not fail a check lately (they are fetched again then). The bytes are hashed again as they are
-   * sent ({@code check}; not for a HEAD), one check shared by the concurrent and following reads for a while: they
-   * were verified when the container was written, but not as this blob. Empty also when the lookup fails: the blob is
-   * then fetched as any miss.
+   * Where {@code digest}'s bytes are inside another stored blob ({@link BlobOrigins#inside}), unless a check of them
+   * failed lately (the blob is then fetched again). Empty also when the lookup fails: the blob is then fetched as any
+   * miss.
    */
-  private Future<Optional<Held>> openInside(Digest digest, boolean check) {
+  private Future<Optional<BlobOrigins.Inside>> inside(Digest digest) {
     if (!Digest.SHA256.equals(digest.algorithm())) {
       return Future.succeededFuture(Optional.empty());
     }
-    return origins.inside(digest).<Optional<Held>>compose(found -> {
+    return origins.inside(digest).map(found -> found.filter(inside -> {
+      Future<Void> earlier = insideChecks.get(new InsideKey(digest, inside));
+      return earlier == null || !earlier.failed();
+    })).otherwise(e -> {
+      LOG.warn("blob {} is not read inside the blob holding it ({}); it is fetched instead", digest, e.toString());
+      return Optional.empty();
+    });
+  }
+
+  /**
+   * {@code digest} as a body read inside the stored blob that holds its bytes ({@link #inside}), if that blob is still
+   * stored. The bytes are hashed again as they are sent, the last byte waiting for it, one check shared by the
+   * concurrent and following reads for a while: they were verified when the container was written, but not as this
+   * blob.
+   */
+  private Future<Optional<BlobBody>> openInside(Digest digest) {
+    return inside(digest).compose(found -> {
       if (found.isEmpty()) {
-        return Future.succeededFuture(Optional.empty());
+        return Future.succeededFuture(Optional.<BlobBody>empty());
       }
       BlobOrigins.Inside inside = found.get();
-      InsideKey key = new InsideKey(digest, inside);
-      Future<Void> earlier = insideChecks.get(key);
-      if (earlier != null && earlier.failed()) {
-        return Future.succeededFuture(Optional.empty());
-      }
-      return store.open(inside.container()).map(container -> container.map(c -> {
+      return store.open(inside.container()).map(container -> container.<BlobBody>map(c -> {
         OpenBlob region;
         try {
           region = c.region(digest, inside.offset(), inside.size());
@@ -205,12 +210,12 @@ public final class Blobs {
           c.close();
           throw e;
         }
-        return new Held(region, new Checked(inside.size(), check ? insideChecks.computeIfAbsent(key,
-            this::checkInside) : Future.succeededFuture()));
+        Future<Void> check = insideChecks.computeIfAbsent(new InsideKey(digest, inside), this::checkInside);
+        return new BlobBody.FromFile(region, Growth.complete(inside.size(), check), BlobBody.Origin.HIT);
       }));
     }).recover(e -> {
       LOG.warn("blob {} is not read inside the blob holding it ({}); it is fetched instead", digest, e.toString());
-      return Future.succeededFuture(Optional.<Held>empty());
+      return Future.succeededFuture(Optional.empty());
     });
   }
 
@@ -224,20 +229,7 @@ public final class Blobs {
       OpenBlob c = container.orElseThrow(() -> new RegistryException(ErrorCode.BLOB_UNKNOWN, "blob "
           + inside.container() + ", which holds " + key.digest() + ", was evicted"));
       try {
-        java.security.MessageDigest sha256 = Digest.newSha256();
-        java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(1 << 20);
-        long at = c.offset() + inside.offset();
-        long end = at + inside.size();
-        while (at < end) {
-          buffer.clear().limit((int) Math.min(buffer.capacity(), end - at));
-          int n = c.channel().read(buffer, at);
-          if (n < 0) {
-            throw new java.io.EOFException(inside.container() + " ended at " + at + " of " + end);
-          }
-          sha256.update(buffer.flip());
-          at += n;
-        }
-        Digest actual = Digest.ofSha256Bytes(sha256.digest());
+        Digest actual = FileDigests.sha256(c.channel(), c.offset() + inside.offset(), inside.size());
         if (!actual.equals(key.digest())) {
           throw new RegistryException(ErrorCode.DIGEST_INVALID, "blob " + key.digest() + " inside "
               + inside.container() + " hashes to " + actual + " now; it is fetched again on the next request");
@@ -253,24 +245,6 @@ public final class Blobs {
   }
 
   private record InsideKey(Digest digest, BlobOrigins.Inside inside) {}
-
-  /** A complete file whose verification is {@code check}. */
-  private record Checked(long size, Future<Void> check) implements Growth {
-    @Override
-    public long readable() {
-      return size;
-    }
-
-    @Override
-    public Future<Void> verified() {
-      return check;
-    }
-
-    @Override
-    public Future<Void> awaitBeyond(long position) {
-      return Future.succeededFuture();
-    }
-  }
 
   /**
    * Where a miss is filled from: a fill under way whatever its source, else the shared bucket when it has the blob,
@@ -363,11 +337,13 @@ public final class Blobs {
       if (fill != null && fill.head().succeeded() && fill.head().result().sizeKnown()) {
         return Future.succeededFuture(OptionalLong.of(fill.head().result().size()));
       }
-      return openInside(digest, false).compose(inside -> {
-        if (inside.isPresent()) {
-          inside.get().blob().close();
+      // a blob held inside another stored blob: its size, without opening or checking it
+      return inside(digest).compose(found -> found.isEmpty() ? Future.succeededFuture(found)
+          : store.record(found.get().container()).map(container -> container.isPresent() ? found
+              : Optional.<BlobOrigins.Inside>empty())).compose(held -> {
+        if (held.isPresent()) {
           metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.hit);
-          return Future.succeededFuture(OptionalLong.of(inside.get().blob().size()));
+          return Future.succeededFuture(OptionalLong.of(held.get().size()));
         }
         return sizeElsewhere(upstream, repo, digest);
       });

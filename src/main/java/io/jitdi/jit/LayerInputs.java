@@ -41,18 +41,16 @@ final class LayerInputs implements AutoCloseable {
   private final List<TarLayer.Unpacked> unpacked;
   private final Spool spool;
   private final long contentBytes;
-  /** The tar blobs' files by their path in the layer (no leading {@code /}), and how many files each tar has. */
+  /** The tar blobs' files by their path in the layer (no leading {@code /}). */
   private final Map<String, FromTar> fromTars;
-  private final Map<Digest, Integer> tarFileCounts;
 
   private LayerInputs(List<LayerBuilder.Entry> entries, List<TarLayer.Unpacked> unpacked, Spool spool,
-      Map<String, FromTar> fromTars, Map<Digest, Integer> tarFileCounts) {
+      Map<String, FromTar> fromTars) {
     this.entries = List.copyOf(entries);
     this.unpacked = List.copyOf(unpacked);
     this.spool = spool;
     this.contentBytes = entries.stream().mapToLong(e -> e.file().size()).sum();
     this.fromTars = Map.copyOf(fromTars);
-    this.tarFileCounts = Map.copyOf(tarFileCounts);
   }
 
   /**
@@ -74,7 +72,6 @@ final class LayerInputs implements AutoCloseable {
             () -> new MeteredInputStream(f.opener().open(), read), f.blob()), e.mode()));
       }
       Map<String, FromTar> fromTars = new HashMap<>();
-      Map<Digest, Integer> tarFileCounts = new HashMap<>();
       for (Planner.Unpack tar : files.tars()) {
         Optional<TarLayer.Unpacked> placed = placed(tar.layer(), store, records, read);
         TarLayer.Unpacked tarFiles = placed.isPresent() ? placed.get() : tar.layer().unpack(spool, read);
@@ -84,10 +81,8 @@ final class LayerInputs implements AutoCloseable {
           entries.add(entry);
           tar.layer().blob().ifPresent(blob -> fromTars.put(LayerBuilder.pathInLayer(entry), new FromTar(blob, f)));
         }
-        // the same tar unpacked twice (two destinations) is still one tar of these files
-        tar.layer().blob().ifPresent(blob -> tarFileCounts.put(blob, tarFiles.files().size()));
       }
-      return new LayerInputs(entries, unpacked, spool, fromTars, tarFileCounts);
+      return new LayerInputs(entries, unpacked, spool, fromTars);
     } catch (IOException | RuntimeException e) {
       close(unpacked, spool);
       throw e;
@@ -146,9 +141,12 @@ final class LayerInputs implements AutoCloseable {
             new JitRecords.TarFile(from.file().name(), placed.size(), from.file().mode(), placed.offset()));
       }
     }
+    // an index only for a tar whose every file has a place (all of them do in an uncompressed layer)
+    Map<Digest, Long> names = fromTars.values().stream().map(f -> Map.entry(f.tar(), f.file().name())).distinct()
+        .collect(java.util.stream.Collectors.groupingBy(Map.Entry::getKey, java.util.stream.Collectors.counting()));
     Map<Digest, JitRecords.TarIndex> indexes = new HashMap<>();
     byTar.forEach((tar, tarFiles) -> {
-      if (tarFiles.size() == tarFileCounts.getOrDefault(tar, -1)) {
+      if (tarFiles.size() == names.get(tar)) {
         indexes.put(tar, new JitRecords.TarIndex(layer.digest(), List.copyOf(tarFiles.values())));
       }
     });

@@ -28,6 +28,11 @@ public interface Growth {
 
   /** A file that is already complete and verified at {@code size} bytes. */
   static Growth complete(long size) {
+    return complete(size, Future.succeededFuture());
+  }
+
+  /** A file that is already complete at {@code size} bytes, verified once {@code verification} succeeds. */
+  static Growth complete(long size, Future<Void> verification) {
     return new Growth() {
       @Override
       public long readable() {
@@ -36,7 +41,7 @@ public interface Growth {
 
       @Override
       public Future<Void> verified() {
-        return Future.succeededFuture();
+        return verification;
       }
 
       @Override
