@@ -7,6 +7,8 @@ import io.jitdi.oci.Digest;
 import io.jitdi.oci.ErrorCode;
 import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
+import io.jitdi.stream.DigestingFileSink;
+import io.jitdi.stream.Envelope;
 import io.jitdi.stream.Growth;
 import io.jitdi.upstream.UpstreamClient;
 import io.vertx.core.Future;
@@ -111,6 +113,41 @@ public final class Blobs {
    */
   public Future<BlobBody> forBuild(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     return get(upstream, repo, digest, 1, Reader.BUILD);
+  }
+
+  /**
+   * Fetches {@code digest} for a JIT build straight into a new stored blob around it, its container (a layer of one
+   * model file: the model between tar headers and padding): the blob's digest and size are checked and the
+   * container's digest computed in the same pass, and the model is written once. Requests for the blob meanwhile join
+   * this fetch and read its range of the file; the blob is not stored on its own afterwards ({@code committed}
+   * records where it is, before the fetch is done for anyone).
+   *
+   * @param progress told the blob's bytes written so far
+   * @return the container once stored; empty when the blob is at hand already (stored, or being fetched), or when the
+   *     container is larger than the whole budget: read it with {@link #forBuild} then
+   */
+  public Future<Optional<DigestingFileSink.Written>> fillInside(UpstreamClient upstream, RepositoryName repo,
+      Digest digest, Envelope envelope, Envelope.Committed committed, java.util.function.LongConsumer progress) {
+    return located(upstream, repo, digest).compose(origin -> store.record(digest).compose(record -> {
+      // a container larger than the whole budget could not be kept: the plain path says so
+      if (record.isPresent() || fills.containsKey(digest) || envelope.size() > store.maxSize()) {
+        return Future.succeededFuture(Optional.empty());
+      }
+      return sourceFor(origin.upstream(), origin.repository(), digest).compose(source -> {
+        if (source == null) {
+          return Future.failedFuture(unknown(digest));
+        }
+        Fill fresh = new Fill(vertx, digest, origin.repository(), source, bucket, store, io, metrics, true,
+            new Fill.Enveloping(envelope, committed, progress));
+        if (fills.putIfAbsent(digest, fresh) != null) {
+          return Future.succeededFuture(Optional.empty());
+        }
+        metrics.cacheRequest(JitdiMetrics.Kind.blob, CacheResult.miss);
+        fresh.done().onComplete(ar -> fills.remove(digest, fresh));
+        fresh.start();
+        return fresh.done().map(v -> Optional.ofNullable(fresh.container()));
+      });
+    }));
   }
 
   /**
@@ -293,9 +330,13 @@ public final class Blobs {
   private Future<BlobBody> following(Fill fill, long size, boolean coalesced) {
     Digest digest = fill.digest();
     store.pin(digest);
-    return fill.openForRead().<BlobBody>map(channel -> new BlobBody.FromFile(
-        new OpenBlob(digest, channel, size, false, () -> store.unpin(digest), io.executor()), fill,
-        coalesced ? BlobBody.Origin.COALESCED : BlobBody.Origin.MISS)).onFailure(e -> store.unpin(digest))
+    long base = fill.blobOffset();
+    return fill.openForRead().<BlobBody>map(channel -> {
+      OpenBlob file = new OpenBlob(digest, channel, base + size, false, () -> store.unpin(digest), io.executor());
+      // a fill into a container: the blob is its range of the file
+      return new BlobBody.FromFile(base == 0 ? file : file.region(digest, base, size), fill,
+          coalesced ? BlobBody.Origin.COALESCED : BlobBody.Origin.MISS);
+    }).onFailure(e -> store.unpin(digest))
         // a fill that failed deletes its file before it says why: answer with the why (the digest that did not
         // match, the cut), not with the missing file
         .recover(e -> e instanceof java.nio.file.NoSuchFileException

@@ -9,6 +9,7 @@ import io.jitdi.oci.RegistryException;
 import io.jitdi.oci.RepositoryName;
 import io.jitdi.stream.BodySource;
 import io.jitdi.stream.DigestingFileSink;
+import io.jitdi.stream.Envelope;
 import io.jitdi.stream.Growth;
 import io.jitdi.upstream.PresignedFetch;
 import io.jitdi.upstream.UpstreamBody;
@@ -22,6 +23,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -51,6 +53,9 @@ import org.slf4j.LoggerFactory;
  *   <li>On success the temp blob is committed; on failure it is deleted and nothing is recorded.</li>
  *   <li>A blob larger than the whole budget, or one the disk has no room for, is not written at all: the fill ends
  *       in {@link Mode#RELAY} and each request relays its own verified upstream stream.</li>
+ *   <li>A fill {@link Enveloping into an envelope} writes the blob between the envelope's head and tail and commits
+ *       that container instead (its digest hashed in the same pass, in a lane of its own); the blob is then not a
+ *       stored blob of its own. Its readers read the blob's range of the file.</li>
  * </ul>
  */
 public final class Fill implements Growth {
@@ -134,6 +139,15 @@ public final class Fill implements Growth {
     }
   }
 
+  /**
+   * A fill into a container: {@code envelope} around the blob, committed as a blob of its own digest once the blob's
+   * digest and size were verified. Its room is the caller's to reserve.
+   *
+   * @param committed told of the container once stored, before the fill is done
+   * @param progress told the blob's bytes written so far
+   */
+  record Enveloping(Envelope envelope, Envelope.Committed committed, java.util.function.LongConsumer progress) {}
+
   private record Waiter(long position, Promise<Void> promise, Context context) {}
 
   private final Vertx vertx;
@@ -161,6 +175,10 @@ public final class Fill implements Growth {
   private volatile long size = -1;
   private long reservedBytes;
   private final boolean forBuild;
+  private final Enveloping enveloping;
+  /** The container's second digest, fed the head, the blob and the tail; null without an envelope. */
+  private java.security.MessageDigest containerDigest;
+  private volatile DigestingFileSink.Written container;
   private int resumes;
   private long counted;
   private long lastLog = System.nanoTime();
@@ -172,12 +190,19 @@ public final class Fill implements Growth {
    */
   Fill(Vertx vertx, Digest digest, RepositoryName repo, Source source, BucketTier mirror, BlobStore store, Io io,
       JitdiMetrics metrics, boolean forBuild) {
+    this(vertx, digest, repo, source, mirror, store, io, metrics, forBuild, null);
+  }
+
+  /** As the other constructor; with {@code enveloping}, a fill for a build into a container (never mirrored). */
+  Fill(Vertx vertx, Digest digest, RepositoryName repo, Source source, BucketTier mirror, BlobStore store, Io io,
+      JitdiMetrics metrics, boolean forBuild, Enveloping enveloping) {
     this.forBuild = forBuild;
+    this.enveloping = enveloping;
     this.vertx = vertx;
     this.digest = digest;
     this.repo = repo;
     this.source = source;
-    this.mirror = source.mirrored() ? mirror : null;
+    this.mirror = source.mirrored() && enveloping == null ? mirror : null;
     this.store = store;
     this.io = io;
     this.metrics = metrics;
@@ -228,13 +253,24 @@ public final class Fill implements Growth {
 
   private void onFirstBody(UpstreamBody body) {
     size = body.contentLength().orElse(-1);
-    if (size > store.maxSize()) {
+    if (enveloping != null) {
+      long expected = enveloping.envelope().blobSize();
+      if (size >= 0 && size != expected) {
+        body.cancel();
+        fail(new RegistryException(ErrorCode.SIZE_INVALID, 502, "upstream " + source.name() + " sends " + size
+            + " bytes for " + digest + ", whose descriptor says " + expected, Map.of("upstream", source.name()),
+            null, null));
+        return;
+      }
+      size = expected;
+    } else if (size > store.maxSize()) {
       LOG.info("blob {} ({} bytes) is larger than the whole cache budget; relaying it uncached", digest, size);
       relay(body);
       return;
     }
-    long reservation = Math.max(size, 0);
-    Future<Boolean> admitted = forBuild
+    // an enveloped fill's room is in its build's reservation
+    long reservation = enveloping != null ? 0 : Math.max(size, 0);
+    Future<Boolean> admitted = enveloping != null ? Future.succeededFuture(true) : forBuild
         ? store.reservePastBudget(reservation).map(fitted -> {
           if (!fitted) {
             LOG.info("blob {} ({} bytes) is read by a JIT build: stored past the cache budget for the build "
@@ -254,7 +290,19 @@ public final class Fill implements Growth {
         if (size >= 0 && Files.getFileStore(store.layout().tmpDir()).getUsableSpace() < size + DISK_HEADROOM) {
           return null;
         }
-        return store.newTemp();
+        TempBlob created = store.newTemp();
+        if (enveloping != null) {
+          try {
+            ByteBuffer head = ByteBuffer.wrap(enveloping.envelope().head());
+            while (head.hasRemaining()) {
+              created.channel().write(head);
+            }
+          } catch (IOException e) {
+            created.close();
+            throw e;
+          }
+        }
+        return created;
       }).onComplete(ar -> {
         if (ar.failed() || ar.result() == null) {
           store.release(reservation);
@@ -268,7 +316,11 @@ public final class Fill implements Growth {
           return;
         }
         temp = ar.result();
-        sink = new DigestingFileSink(temp.channel(), io.executor(), this::onWritten);
+        if (enveloping != null) {
+          containerDigest = Digest.newSha256();
+          containerDigest.update(enveloping.envelope().head());
+        }
+        sink = new DigestingFileSink(temp.channel(), io.executor(), this::onWritten, containerDigest);
         reservedBytes = reservation;
         head.tryComplete(new Head(Mode.CACHE, size));
         receive(body);
@@ -337,7 +389,11 @@ public final class Fill implements Growth {
   private void finish() {
     Future.fromCompletionStage(sink.end(), context)
         .compose(result -> io.call(() -> {
-          temp.commit(digest, size, result);
+          if (enveloping != null) {
+            commitContainer(result);
+          } else {
+            temp.commit(digest, size, result);
+          }
           return result;
         }))
         .onSuccess(result -> {
@@ -363,6 +419,40 @@ public final class Fill implements Growth {
             fail(e);
           }
         });
+  }
+
+  /**
+   * Checks the blob, writes the envelope's tail after it and commits the container (blocking). The blob is checked
+   * before anything is committed: a container is stored only around verified bytes.
+   */
+  private void commitContainer(DigestingFileSink.Written blob) throws IOException {
+    Envelope envelope = enveloping.envelope();
+    if (!blob.digest().equals(digest) || blob.size() != envelope.blobSize()) {
+      temp.close();
+      throw new TempBlob.MismatchException(digest, envelope.blobSize(), blob);
+    }
+    byte[] tail = envelope.tail();
+    ByteBuffer bytes = ByteBuffer.wrap(tail);
+    long at = envelope.blobOffset() + envelope.blobSize();
+    while (bytes.hasRemaining()) {
+      at += temp.channel().write(bytes, at);
+    }
+    containerDigest.update(tail);
+    DigestingFileSink.Written made = new DigestingFileSink.Written(Digest.ofSha256Bytes(containerDigest.digest()),
+        envelope.size());
+    temp.commitBuilt(made);
+    container = made;
+    enveloping.committed().committed(made);
+  }
+
+  /** The container an enveloped fill committed; null before, or without an envelope. */
+  DigestingFileSink.Written container() {
+    return container;
+  }
+
+  /** Where the blob's first byte is in the file {@link #openForRead()} gives. */
+  long blobOffset() {
+    return enveloping == null ? 0 : enveloping.envelope().blobOffset();
   }
 
   private void relay(UpstreamBody body) {
@@ -432,6 +522,9 @@ public final class Fill implements Growth {
   /** Told by the sink's write lane of the file's new length. */
   private void onWritten(long total) {
     written = total;
+    if (enveloping != null) {
+      enveloping.progress().accept(total);
+    }
     upstreamBytes.increment(total - counted);
     counted = total;
     long now = System.nanoTime();

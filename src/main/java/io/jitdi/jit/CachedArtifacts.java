@@ -21,7 +21,10 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.jitdi.stream.DigestingFileSink;
+import io.jitdi.stream.Envelope;
 import java.io.IOException;
+import java.util.function.LongConsumer;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.util.List;
@@ -112,6 +115,18 @@ public final class CachedArtifacts implements ArtifactRegistry {
           + size);
     }
     return new Following(file, offset, length, ref); // releases the body if the range is outside the blob
+  }
+
+  @Override
+  public Optional<DigestingFileSink.Written> fetchInto(ImageReference ref, Digest digest, Envelope envelope,
+      Envelope.Committed committed, LongConsumer progress) throws IOException {
+    boolean atHand = store.holds(digest) || records.placement(digest)
+        .filter(p -> p.size() == envelope.blobSize() && store.holds(p.layer())).isPresent();
+    if (atHand) {
+      return Optional.empty();
+    }
+    UpstreamClient upstream = upstream(ref);
+    return await(() -> blobs.fillInside(upstream, ref.repository(), digest, envelope, committed, progress), ref);
   }
 
   /**

@@ -10,6 +10,9 @@ import io.jitdi.cache.Blobs;
 import io.jitdi.cache.Manifests;
 import io.jitdi.cache.BlobStore.TempBlob;
 import io.jitdi.stream.DigestingFileSink;
+import io.jitdi.stream.Envelope;
+import io.jitdi.config.ImageRuleConfig.Compression;
+import io.jitdi.jit.sources.SourceFile;
 import io.jitdi.concurrent.Io;
 import io.jitdi.jit.compose.Composer;
 import io.jitdi.jit.layer.LayerBuilder;
@@ -35,6 +38,9 @@ final class ImageBuilder {
   /** What a build made: the top manifest or index, the platform manifests, the layers and every built blob. */
   private record Made(Manifest top, List<Map.Entry<JsonNode, Manifest>> platforms, Map<String, Composer.Layer> layers,
       List<Digest> blobs) {}
+
+  /** Most bytes of the other files of a layer made around one artifact blob: they are held in memory. */
+  private static final long ENVELOPE_OTHERS = 16L << 20;
 
   private final Manifests manifests;
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ImageBuilder.class);
@@ -121,10 +127,73 @@ final class ImageBuilder {
   }
 
   /**
-   * Builds one layer into the store: its tar sources read (once each), room reserved for what they turned out to
-   * hold, the layer written. {@code written} is the content the build's earlier layers wrote, and grows by this one's.
+   * Builds one layer into the store: in the fetch of its one artifact blob when it is a layer of one such file
+   * ({@link #enveloped}), else {@link #copied} from its sources.
    */
   private Future<Composer.Layer> layer(Rule rule, Planner.LayerFiles files, BuildProgress progress, long[] written) {
+    Optional<LayerBuilder.Entry> around = rule.compression() == Compression.none ? aroundOne(files)
+        : Optional.empty();
+    return around.map(inside -> enveloped(files, inside, progress, written))
+        .orElseGet(() -> Future.succeededFuture(Optional.empty()))
+        .compose(made -> made.isPresent() ? Future.succeededFuture(made.get()) : copied(rule, files, progress, written));
+  }
+
+  /**
+   * The file of {@code files} an uncompressed layer can be made around ({@link #enveloped}): the largest one that is
+   * an artifact blob, when there are no tars and the others are small enough to be held in memory.
+   */
+  private static Optional<LayerBuilder.Entry> aroundOne(Planner.LayerFiles files) {
+    if (!files.tars().isEmpty()) {
+      return Optional.empty();
+    }
+    Optional<LayerBuilder.Entry> largest = files.entries().stream().filter(e -> e.file().fetcher().isPresent())
+        .max(java.util.Comparator.comparingLong(e -> e.file().size()));
+    long others = files.entries().stream().mapToLong(e -> e.file().size()).sum()
+        - largest.map(e -> e.file().size()).orElse(0L);
+    return others <= ENVELOPE_OTHERS ? largest : Optional.empty();
+  }
+
+  /**
+   * The uncompressed layer of {@code files} made in the fetch of its artifact blob {@code inside}: that blob is
+   * written once, between the bytes of the layer before and after it (tar headers, the other files, padding), and the
+   * layer's digest is computed as it arrives. Empty when the blob is at hand already (stored, being fetched, or in
+   * another layer): the layer is then {@link #copied}.
+   */
+  private Future<Optional<Composer.Layer>> enveloped(Planner.LayerFiles files, LayerBuilder.Entry inside,
+      BuildProgress progress, long[] written) {
+    long offset = written[0];
+    long[] counted = {0};
+    return io.call(() -> {
+      try (LayerInputs inputs = LayerInputs.read(files, store, records, progress::read)) {
+        LayerBuilder.Enveloped made = LayerBuilder.envelope(inputs.entries(), inside);
+        Envelope envelope = made.envelope();
+        long others = inputs.contentBytes() - envelope.blobSize();
+        progress.written(offset + others);
+        return inside.file().fetcher().orElseThrow().fetchInto(envelope, container -> made.placed().forEach(p ->
+            p.blob().ifPresent(blob -> records.putPlacement(blob, new JitRecords.Placement(container.digest(),
+                p.offset(), p.size())))), total -> {
+                  progress.read(total - counted[0]);
+                  counted[0] = total;
+                  progress.written(offset + others + total);
+                }).map(container -> {
+                  written[0] += inputs.contentBytes();
+                  metrics.jitBuildBytes().increment(container.size());
+                  LOG.info("layer {} made in the fetch of {} ({})", container.digest(),
+                      inside.file().blob().map(Digest::toString).orElse(""), LayerBuilder.pathInLayer(inside));
+                  return new Composer.Layer(LayerBuilder.mediaType(Compression.none), container.digest(),
+                      container.size(), container.digest());
+                });
+      }
+    });
+  }
+
+  /**
+   * Builds one layer into the store by copying its files: its tar sources read (once each), room reserved for what
+   * they turned out to hold, the layer written. {@code written} is the content the build's earlier layers wrote, and
+   * grows by this one's.
+   */
+  private Future<Composer.Layer> copied(Rule rule, Planner.LayerFiles files, BuildProgress progress,
+      long[] written) {
     return io.call(() -> LayerInputs.read(files, store, records, progress::read)).compose(inputs -> {
       progress.toWriteChanged(inputs.contentBytes() - files.bytes());
       // the plan reserved the tars' sizes; their files (and the spool a compressed one filled) may take more

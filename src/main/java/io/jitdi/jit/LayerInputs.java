@@ -68,8 +68,8 @@ final class LayerInputs implements AutoCloseable {
       List<LayerBuilder.Entry> entries = new ArrayList<>();
       for (LayerBuilder.Entry e : files.entries()) {
         SourceFile f = e.file();
-        entries.add(new LayerBuilder.Entry(e.path(), new SourceFile(f.name(), f.size(), f.mode(),
-            () -> new MeteredInputStream(f.opener().open(), read), f.blob()), e.mode()));
+        entries.add(new LayerBuilder.Entry(e.path(), f.withOpener(() -> new MeteredInputStream(f.opener().open(),
+            read)), e.mode()));
       }
       Map<String, FromTar> fromTars = new HashMap<>();
       for (Planner.Unpack tar : files.tars()) {

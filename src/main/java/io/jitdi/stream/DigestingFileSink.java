@@ -25,6 +25,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * are (direct buffers are hashed and written without a copy into the heap) and released once both lanes are done
  * with them. {@link Progress} is told after each write, on the write lane: bytes it was told about are in the file.
  *
+ * <p>A second digest may be kept beside the sha256 ({@link #DigestingFileSink(FileChannel, Executor, Progress,
+ * MessageDigest)}): it is fed the same bytes in a third lane, so a container of the content (a layer tar around a
+ * model blob) is hashed in the same pass, on another core.
+ *
  * <p>Back-pressure: {@link #write} answers false once more than {@link #MAX_QUEUED} bytes wait in either lane; the
  * caller then pauses its source and resumes it from {@link #whenDrained}. After the first IO failure nothing more is
  * written and {@link #end()} fails with it. The file is never closed here.
@@ -53,6 +57,11 @@ public final class DigestingFileSink {
   private final AtomicLong writeQueued = new AtomicLong();
   private final AtomicReference<Runnable> onDrain = new AtomicReference<>();
   private final CompletableFuture<Digest> hashed = new CompletableFuture<>();
+  /** The second digest, its lane and what waits in it; null without one. */
+  private final MessageDigest alongside;
+  private final Executor alongsideLane;
+  private final AtomicLong alongsideQueued = new AtomicLong();
+  private final CompletableFuture<Void> alongsideHashed = new CompletableFuture<>();
   private final CompletableFuture<Written> result = new CompletableFuture<>();
   private volatile long written;
   private volatile Throwable failure;
@@ -65,10 +74,20 @@ public final class DigestingFileSink {
    * @param progress told of the file's length after each write
    */
   public DigestingFileSink(FileChannel channel, Executor pool, Progress progress) {
+    this(channel, pool, progress, null);
+  }
+
+  /**
+   * As {@link #DigestingFileSink(FileChannel, Executor, Progress)}, also feeding every byte to {@code alongside} (which
+   * may have been fed bytes before); once {@link #end()} completed, it has seen them all and is the caller's again.
+   */
+  public DigestingFileSink(FileChannel channel, Executor pool, Progress progress, MessageDigest alongside) {
     this.channel = channel;
     this.hashLane = new SerialExecutor(pool);
     this.writeLane = new SerialExecutor(pool);
     this.progress = progress;
+    this.alongside = alongside;
+    this.alongsideLane = alongside == null ? null : new SerialExecutor(pool);
   }
 
   /**
@@ -99,6 +118,23 @@ public final class DigestingFileSink {
         maybeDrain();
       }
     });
+    if (alongside != null) {
+      data.retain();
+      alongsideQueued.addAndGet(length);
+      alongsideLane.execute(() -> {
+        try {
+          if (failure == null) {
+            for (ByteBuffer b : data.nioBuffers()) {
+              alongside.update(b);
+            }
+          }
+        } finally {
+          data.release();
+          alongsideQueued.addAndGet(-length);
+          maybeDrain();
+        }
+      });
+    }
     toWrite.add(data);
     writeLane.execute(this::writeQueued);
     return queued() < MAX_QUEUED;
@@ -120,7 +156,7 @@ public final class DigestingFileSink {
   }
 
   private long queued() {
-    return Math.max(hashQueued.get(), writeQueued.get());
+    return Math.max(Math.max(hashQueued.get(), writeQueued.get()), alongsideQueued.get());
   }
 
   /** Writes everything queued so far with gathering writes (write lane only). */
@@ -175,7 +211,12 @@ public final class DigestingFileSink {
     if (!ended) {
       ended = true;
       hashLane.execute(() -> hashed.complete(Digest.ofSha256Bytes(sha256.digest())));
-      writeLane.execute(() -> hashed.whenComplete((digest, e) -> {
+      if (alongside == null) {
+        alongsideHashed.complete(null);
+      } else {
+        alongsideLane.execute(() -> alongsideHashed.complete(null));
+      }
+      writeLane.execute(() -> hashed.thenCombine(alongsideHashed, (digest, v) -> digest).whenComplete((digest, e) -> {
         Throwable failed = failure;
         if (failed != null) {
           result.completeExceptionally(failed);

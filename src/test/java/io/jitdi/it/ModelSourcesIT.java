@@ -412,6 +412,7 @@ class ModelSourcesIT {
                 registry: jit.local
                 files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /m/}]
             """)) {
+      long writtenBefore = bytesWrittenBy(streaming);
       java.util.concurrent.CompletableFuture<Http.Text> answer = java.util.concurrent.CompletableFuture.supplyAsync(
           () -> Http.get(streaming.url() + "/v2/ollama/streamed/manifests/q4?ns=jit.local", Map.of("Accept",
               JitSourcesIT.ACCEPT)));
@@ -428,6 +429,9 @@ class ModelSourcesIT {
       }
       assertTrue(overlapped, "the layer was being written while the model was still downloading");
       assertEquals(200, answer.get().status(), answer.get().body());
+      long written = bytesWrittenBy(streaming) - writtenBefore;
+      assertTrue(written < model.length * 1.5, "the model was written once, into its layer: jitdi wrote " + written
+          + " bytes for a " + model.length + "-byte model");
       assertEquals(1, slow.requests("GET", "/blobs/" + modelDigest), "the model was fetched once");
       assertArrayEquals(model, layerFiles(streaming, "ollama/streamed:q4").get(
           "root/.ollama/models/blobs/sha256-" + modelDigest.hex()));
@@ -650,6 +654,92 @@ class ModelSourcesIT {
             registry: jit.local
             files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", destination: /root/.ollama/models/}]
         """.formatted(url);
+  }
+
+  /** The bytes process {@code jitdi} handed to write calls so far (files and sockets): /proc's wchar. */
+  private static long bytesWrittenBy(Jitdi jitdi) throws java.io.IOException {
+    return Files.readAllLines(Path.of("/proc/" + jitdi.proc().pid() + "/io")).stream()
+        .filter(l -> l.startsWith("wchar:")).mapToLong(l -> Long.parseLong(l.substring(6).trim())).findFirst()
+        .orElseThrow();
+  }
+
+  /** Waits until jitdi's fill of {@code digest} has some bytes but not all of its {@code size}; false if it ended. */
+  private static boolean untilFilling(Jitdi jitdi, Digest digest, long size,
+      java.util.concurrent.Future<?> build) {
+    while (!build.isDone()) {
+      boolean filling = new io.vertx.core.json.JsonObject(Http.get(jitdi.url() + "/_jitdi/status").body())
+          .getJsonArray("fills").stream().map(f -> (io.vertx.core.json.JsonObject) f)
+          .anyMatch(f -> f.getString("digest").equals(digest.toString()) && f.getLong("bytes") > 0
+              && f.getLong("bytes") < size);
+      if (filling) {
+        return true;
+      }
+      Proc.sleep(20);
+    }
+    return false;
+  }
+
+  /**
+   * A model fetched straight into its layer is one fetch for everyone: clients that ask for the model itself while
+   * the layer is made (whole over HTTP/2 and HTTP/1.1, a range) follow that fetch in the layer's file and get the
+   * model's bytes, with one upstream GET in all. When the upstream flips a byte of the model, the build fails and
+   * every one of those clients' transfers ends broken, none clean; nothing is kept and the next build fetches again.
+   */
+  @Test
+  void clientsOfAModelWhoseLayerIsBeingMadeFollowItsOneFetch() throws Exception {
+    byte[] model = ModelArtifacts.gguf(24 << 20, 59);
+    ModelArtifacts.pushOllama(upstream, "library/joined", "q4", model, TEMPLATE, PARAMS);
+    Digest modelDigest = Digest.sha256Of(model);
+    String modelUrl = "/v2/library/joined/blobs/" + modelDigest + "?ns=registry.ollama.ai";
+    try (FaultRelay slow = FaultRelay.to(upstream.port()).throttle(6L << 20);
+        Jitdi joined = Jitdi.start(dir.resolve("joined"), OLLAMA_NODE + ollamaRule(slow.url()))) {
+      for (boolean corrupt : new boolean[] {true, false}) {
+        if (corrupt) {
+          slow.flipBodyByteOfNextGet("/blobs/" + modelDigest, model.length - 1000);
+        }
+        long getsBefore = slow.requests("GET", "/blobs/" + modelDigest);
+        java.util.concurrent.CompletableFuture<Http.Text> build = java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> Http.get(joined.url() + "/v2/ollama/joined/manifests/q4?ns=jit.local", Map.of("Accept",
+                JitSourcesIT.ACCEPT)));
+        assertTrue(untilFilling(joined, modelDigest, model.length, build), "the model was still arriving");
+        Path curlWhole = dir.resolve("joined-whole-" + corrupt);
+        Path curlRange = dir.resolve("joined-range-" + corrupt);
+        var whole2 = java.util.concurrent.CompletableFuture.supplyAsync(() -> Http.stream(joined.url() + modelUrl));
+        var whole1 = java.util.concurrent.CompletableFuture.supplyAsync(() -> Proc.exec(
+            java.time.Duration.ofMinutes(1), Map.of(), List.of("curl", "-sS", "-f", "--http1.1", "-o",
+                curlWhole.toString(), joined.url() + modelUrl)));
+        var range = java.util.concurrent.CompletableFuture.supplyAsync(() -> Proc.exec(
+            java.time.Duration.ofMinutes(1), Map.of(), List.of("curl", "-sS", "-f", "--http1.1", "-r",
+                "1000000-4999999", "-o", curlRange.toString(), joined.url() + modelUrl)));
+        Http.Text built = build.get();
+        String what = corrupt ? "with a flipped byte upstream" : "";
+        assertEquals(getsBefore + 1, slow.requests("GET", "/blobs/" + modelDigest), "one fetch of the model " + what);
+        if (corrupt) {
+          assertEquals(502, built.status(), built.body());
+          assertTrue(built.body().contains(modelDigest.toString()), built.body());
+          assertTrue(whole2.get().status() != 200 || whole2.get().broken(), "HTTP/2 whole: not a clean answer");
+          assertNotEquals(0, whole1.get().exit(), "HTTP/1.1 whole: not a clean answer");
+          assertNotEquals(0, range.get().exit(), "a range that ends before the flipped byte: not a clean answer");
+          assertFalse(Files.exists(storedBlob(joined, modelDigest)));
+          assertTrue(joined.bytesUnder("blobs") < model.length, "no layer of the bad model is kept: "
+              + joined.bytesUnder("blobs"));
+          assertEquals(0, joined.bytesUnder("tmp"), "nothing left in tmp/");
+        } else {
+          assertEquals(200, built.status(), built.body());
+          assertEquals(200, whole2.get().status());
+          assertFalse(whole2.get().broken());
+          assertEquals(modelDigest, whole2.get().digest(), "HTTP/2 whole");
+          assertEquals(0, whole1.get().exit(), whole1.get().output());
+          assertEquals(modelDigest, Digest.sha256Of(Files.readAllBytes(curlWhole)), "HTTP/1.1 whole");
+          assertEquals(0, range.get().exit(), range.get().output());
+          assertArrayEquals(java.util.Arrays.copyOfRange(model, 1_000_000, 5_000_000),
+              Files.readAllBytes(curlRange), "the range");
+          assertFalse(Files.exists(storedBlob(joined, modelDigest)), "the model is kept once, in its layer");
+          assertArrayEquals(model, layerFiles(joined, "ollama/joined:q4").get(
+              "root/.ollama/models/blobs/sha256-" + modelDigest.hex()));
+        }
+      }
+    }
   }
 
   /** Where {@code jitdi} stores blob {@code digest}. */

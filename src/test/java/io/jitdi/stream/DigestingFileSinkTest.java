@@ -83,6 +83,39 @@ class DigestingFileSinkTest {
     assertTrue(handed.stream().allMatch(b -> b.refCnt() == 0), "every buffer is released once hashed and written");
   }
 
+  /**
+   * A second digest (a container's: a layer around the blob) sees every byte in order, after what it was fed before,
+   * in its own lane; the buffers are released once all three lanes are done with them.
+   */
+  @Test
+  void aSecondDigestIsFedTheSameBytesAfterItsOwn() throws Exception {
+    byte[] head = "tar headers before the blob".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    byte[] content = new byte[9 * 1024 * 1024 + 5];
+    new Random(11).nextBytes(content);
+    java.security.MessageDigest container = Digest.newSha256();
+    container.update(head);
+    FileChannel channel = FileChannel.open(dir.resolve("c"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    DigestingFileSink sink = new DigestingFileSink(channel, pool, n -> { }, container);
+    List<ByteBuf> handed = new ArrayList<>();
+    for (int at = 0; at < content.length; at += 65_536) {
+      ByteBuf chunk = direct(content, at, Math.min(content.length, at + 65_536));
+      handed.add(chunk);
+      if (!sink.write(chunk)) {
+        CountDownLatch drained = new CountDownLatch(1);
+        sink.whenDrained(drained::countDown);
+        assertTrue(drained.await(10, TimeUnit.SECONDS), "the queue drains");
+      }
+    }
+    DigestingFileSink.Written written = sink.end().get(10, TimeUnit.SECONDS);
+    channel.close();
+    assertEquals(Digest.sha256Of(content), written.digest());
+    byte[] both = new byte[head.length + content.length];
+    System.arraycopy(head, 0, both, 0, head.length);
+    System.arraycopy(content, 0, both, head.length, content.length);
+    assertEquals(Digest.sha256Of(both), Digest.ofSha256Bytes(container.digest()));
+    assertTrue(handed.stream().allMatch(b -> b.refCnt() == 0), "every buffer is released");
+  }
+
   @Test
   void dropsWritesAndFailsTheResultAfterAnAbort() throws Exception {
     FileChannel channel = FileChannel.open(dir.resolve("b"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);

@@ -22,7 +22,7 @@ final class Fig8OllamaImage extends ModelImageFigure {
   }
 
   @Override
-  void pushManifest(Digest model) {
+  void pushManifest(String repo, Digest model, long size) {
     byte[] params = "{\"temperature\":0.7}".getBytes(StandardCharsets.UTF_8);
     byte[] config = "{\"model_format\":\"gguf\",\"os\":\"linux\",\"architecture\":\"amd64\"}".getBytes(
         StandardCharsets.UTF_8);
@@ -32,17 +32,20 @@ final class Fig8OllamaImage extends ModelImageFigure {
         + "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"digest\":\"%s\",\"size\":%d},"
         + "\"layers\":[{\"mediaType\":\"application/vnd.ollama.image.model\",\"digest\":\"%s\",\"size\":%d},"
         + "{\"mediaType\":\"application/vnd.ollama.image.params\",\"digest\":\"%s\",\"size\":%d}]}").formatted(
-        configDigest, config.length, model, rig.big, paramsDigest, params.length);
+        configDigest, config.length, model, size, paramsDigest, params.length);
     rig.upstream().pushManifest(repo, "latest", manifest.getBytes(StandardCharsets.UTF_8), DOCKER_MANIFEST);
   }
 
   @Override
-  String yaml() {
-    return config("registry.ollama.ai", """
-        jit: {waitBudget: 10m}
-        images:
-          - {match: "bench/ollama:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
-             files: [{ollama: "registry.ollama.ai/library/benchmodel:latest", layout: files, destination: /models/}]}
-        """);
+  String upstreamHost() {
+    return "registry.ollama.ai";
+  }
+
+  @Override
+  String rule(String image, String repo) {
+    return """
+          - {match: "%s:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
+             files: [{ollama: "registry.ollama.ai/%s:latest", layout: files, destination: /models/}]}
+        """.formatted(image, repo);
   }
 }

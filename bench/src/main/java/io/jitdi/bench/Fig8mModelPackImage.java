@@ -23,7 +23,7 @@ final class Fig8mModelPackImage extends ModelImageFigure {
   }
 
   @Override
-  void pushManifest(Digest weights) {
+  void pushManifest(String repo, Digest weights, long size) {
     byte[] config = "{\"descriptor\":{\"name\":\"benchpack\"},\"config\":{\"format\":\"safetensors\"}}"
         .getBytes(StandardCharsets.UTF_8);
     Digest configDigest = rig.upstream().pushBlob(repo, config);
@@ -32,17 +32,20 @@ final class Fig8mModelPackImage extends ModelImageFigure {
         + "\"config\":{\"mediaType\":\"application/vnd.cncf.model.config.v1+json\",\"digest\":\"%s\",\"size\":%d},"
         + "\"layers\":[{\"mediaType\":\"application/vnd.cncf.model.weight.v1.raw\",\"digest\":\"%s\",\"size\":%d,"
         + "\"annotations\":{\"org.cncf.model.filepath\":\"model.safetensors\"}}]}").formatted(configDigest,
-        config.length, weights, rig.big);
+        config.length, weights, size);
     rig.upstream().pushManifest(repo, "v1", manifest.getBytes(StandardCharsets.UTF_8), Images.OCI_MANIFEST);
   }
 
   @Override
-  String yaml() {
-    return config("models.example.com", """
-        jit: {waitBudget: 10m}
-        images:
-          - {match: "bench/pack:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
-             files: [{oci: "models.example.com/models/benchpack:v1", destination: /models/}]}
-        """);
+  String upstreamHost() {
+    return "models.example.com";
+  }
+
+  @Override
+  String rule(String image, String repo) {
+    return """
+          - {match: "%s:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
+             files: [{oci: "models.example.com/%s:v1", destination: /models/}]}
+        """.formatted(image, repo);
   }
 }

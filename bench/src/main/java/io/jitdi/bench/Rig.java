@@ -20,7 +20,7 @@ import java.util.List;
  */
 final class Rig {
   /** Runs a figure takes the median of. */
-  static final int RUNS = 5;
+  static final int RUNS = Integer.getInteger("bench.runs", 5);
   /** What {@link #settlePageCache} writes and deletes: more than any timed operation writes (fig. 8: 2 GiB). */
   static final long SETTLE_BYTES = 3L << 30;
 

@@ -4,7 +4,11 @@ import io.jitdi.oci.Digest;
 import io.jitdi.stream.FileRegionStream;
 import io.jitdi.oci.ImageReference;
 import io.jitdi.oci.Manifest;
+import io.jitdi.stream.DigestingFileSink;
+import io.jitdi.stream.Envelope;
 import java.io.IOException;
+import java.util.Optional;
+import java.util.function.LongConsumer;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
 
@@ -31,6 +35,22 @@ public interface ArtifactRegistry {
       throws IOException {
     Blob blob = blob(ref, digest, size);
     return new FileRegionStream(blob.channel(), offset, length, blob.size(), blob::close);
+  }
+
+  /**
+   * Fetches blob {@code digest} (of {@code envelope.blobSize()} bytes) of {@code ref}'s repository straight into a new
+   * stored blob, its container: {@code envelope}'s head, the blob, its tail. The blob's digest and size are verified
+   * and the container's digest computed in the same pass; clients asking for the blob meanwhile follow it there.
+   *
+   * @param committed told of the container once it is stored, before the fetch is done for anyone
+   * @param progress told the blob's bytes written so far
+   * @return the container; empty when the blob is at hand already (stored, inside a stored blob, or being fetched):
+   *     read it with {@link #open} then
+   * @throws IOException when it cannot be had or is not what {@code digest} says
+   */
+  default Optional<DigestingFileSink.Written> fetchInto(ImageReference ref, Digest digest, Envelope envelope,
+      Envelope.Committed committed, LongConsumer progress) throws IOException {
+    return Optional.empty();
   }
 
   /** A verified blob on local disk, kept (not evicted) until closed. */

@@ -83,7 +83,8 @@ public final class OciArtifactSource implements Source {
         throw new IOException(what + ": its file path is refused: " + e.getMessage());
       }
       if (files.put(name, new SourceFile(name, size, -1, () -> registry.open(ref, digest, size, 0, size))
-          .fromBlob(digest)) != null) {
+          .fromBlob(digest, (envelope, committed, progress) -> registry.fetchInto(ref, digest, envelope, committed,
+              progress))) != null) {
         throw new IOException(describe() + ": two layers give " + name);
       }
     }

@@ -89,7 +89,8 @@ public final class OllamaSource implements Source {
     Digest digest = descriptor.digest();
     long size = descriptor.size();
     return new SourceFile(path, size, -1, () -> registry.open(name.reference(), digest, size, 0, size))
-        .fromBlob(digest);
+        .fromBlob(digest, (envelope, committed, progress) -> registry.fetchInto(name.reference(), digest, envelope,
+            committed, progress));
   }
 
   /** The config and layers of the model's manifest, each with a valid digest and size. */

@@ -211,6 +211,66 @@ class LayerBuilderTest {
     }
   }
 
+  /**
+   * A layer made as an envelope around one of its files' bytes (a model fetched straight into its layer) is the layer
+   * {@code build} writes: the same bytes, every file at the same offset; for names and sizes that take PAX records,
+   * sizes around a record, and the file first, last, alone or between others.
+   */
+  @Test
+  void aLayerMadeAroundOneFileIsTheLayerBuiltFromAllOfThem() throws Exception {
+    Random random = new Random(5);
+    String[] paths = {"/model.gguf", "/models/llama/7b/model.gguf", "/m/" + "long-name-".repeat(15) + "/x.bin",
+        "/m/\u00fcn\u00efc\u00f6de.bin"};
+    int[] sizes = {0, 1, 511, 512, 513, 70_001};
+    List<List<String>> others = List.of(List.of(), List.of("/a/first.json", "/zz/last.txt"),
+        List.of("/models/llama/7b/config.json", "/models/llama/7b/tokenizer.model", "/m/" + "long-".repeat(30)));
+    int n = 0;
+    for (String path : paths) {
+      for (int size : sizes) {
+        for (List<String> around : others) {
+          byte[] content = new byte[size];
+          random.nextBytes(content);
+          LayerBuilder.Entry inside = new LayerBuilder.Entry(path, file("f", content), size % 2 == 0 ? -1 : 0600);
+          List<LayerBuilder.Entry> entries = new ArrayList<>(List.of(inside));
+          for (String other : around) {
+            byte[] small = new byte[random.nextInt(1500)];
+            random.nextBytes(small);
+            entries.add(new LayerBuilder.Entry(other, file("o", small), -1));
+          }
+          Collections.shuffle(entries, random);
+          Path out = dir.resolve("around-" + n++);
+          LayerBuilder.Built built = LayerBuilder.build(entries, Compression.none, out, pool, x -> { });
+          LayerBuilder.Enveloped made = LayerBuilder.envelope(entries, inside);
+          java.io.ByteArrayOutputStream enveloped = new java.io.ByteArrayOutputStream();
+          enveloped.write(made.envelope().head());
+          enveloped.write(content);
+          enveloped.write(made.envelope().tail());
+          String what = path + " of " + size + " bytes among " + around;
+          assertArrayEquals(Files.readAllBytes(out), enveloped.toByteArray(), what);
+          assertEquals(built.size(), made.envelope().size(), what);
+          assertEquals(built.placed(), made.placed(), what);
+          assertEquals(built.placed().stream().filter(p -> p.path().equals(path.substring(1))).findFirst()
+              .orElseThrow().offset(), made.envelope().blobOffset(), what);
+        }
+      }
+    }
+  }
+
+  /** The header of a file of 8 GiB or more carries its size in a PAX record, in an envelope as in a built layer. */
+  @Test
+  void anEnvelopeOfAFileOfEightGibOrMoreSaysItsSizeInAPaxRecord() throws Exception {
+    long size = 8L * 1024 * 1024 * 1024 + 3;
+    LayerBuilder.Entry entry = new LayerBuilder.Entry("/model.gguf", new SourceFile("model.gguf", size, -1,
+        () -> InputStream.nullInputStream()), -1);
+    io.jitdi.stream.Envelope envelope = LayerBuilder.envelope(List.of(entry), entry).envelope();
+    try (TarArchiveInputStream tar = new TarArchiveInputStream(new ByteArrayInputStream(envelope.head()))) {
+      TarArchiveEntry read = tar.getNextTarEntry();
+      assertEquals("model.gguf", read.getName());
+      assertEquals(size, read.getSize());
+    }
+    assertEquals(509 + 1024, envelope.tail().length, "the content's padding, then the archive's two end records");
+  }
+
   private static SourceFile file(String name, byte[] content) {
     return new SourceFile(name, content.length, -1, () -> new ByteArrayInputStream(content));
   }

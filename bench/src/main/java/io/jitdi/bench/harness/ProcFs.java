@@ -29,6 +29,40 @@ public final class ProcFs {
     }
   }
 
+  /**
+   * utime + stime of each thread of process {@code pid} so far, in seconds, summed by thread name with its digits
+   * dropped (so a pool's threads are one line).
+   */
+  public static java.util.Map<String, Double> threadCpuSeconds(long pid) {
+    java.util.Map<String, Double> byName = new java.util.TreeMap<>();
+    try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+      for (Path task : tasks.toList()) {
+        try {
+          String stat = Files.readString(task.resolve("stat"));
+          String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replaceAll("[0-9]+", "#");
+          String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          byName.merge(name, (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / (double) CLK_TCK,
+              Double::sum);
+        } catch (IOException gone) {
+          // the thread ended meanwhile
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("threads of process " + pid, e);
+    }
+    return byName;
+  }
+
+  /** The threads that used CPU between {@code before} and {@code after}, most first: "name 1.23" each. */
+  public static String threadCpuDelta(java.util.Map<String, Double> before, java.util.Map<String, Double> after) {
+    return after.entrySet().stream()
+        .map(e -> java.util.Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0.0)))
+        .filter(e -> e.getValue() >= 0.02)
+        .sorted(java.util.Map.Entry.<String, Double>comparingByValue().reversed())
+        .map(e -> String.format(java.util.Locale.ROOT, "%s %.2f", e.getKey(), e.getValue()))
+        .collect(java.util.stream.Collectors.joining(", "));
+  }
+
   /** Waits (at most 15 s) until process {@code pid} used at most one tick in 0.5 s; returns its CPU seconds then. */
   public static double cpuSecondsWhenIdle(long pid) {
     double last = cpuSeconds(pid);
