@@ -143,6 +143,15 @@ abstract class ModelImageFigure {
         ProcFs.threadCpuDelta(threadsBefore, ProcFs.threadCpuSeconds(jitdi.pid()))));
     check(built.status() == 200, "figure " + figure + " JIT build: " + built.status() + " " + built.body());
     rig.stop(jitdi);
+    try {
+      // the measured build's steps, from jitdi's own log (its lines after the warm-up build's)
+      List<String> lines = java.nio.file.Files.readAllLines(rig.work.resolve(dir).resolve("jitdi.log"));
+      lines.stream().skip(Math.max(0, lines.size() - 40)).filter(l -> l.contains(" r" + i + " ")
+          || l.contains("committed") || l.contains("made in the fetch") || l.contains("/manifests/r" + i))
+          .forEach(l -> log("    " + l));
+    } catch (java.io.IOException e) {
+      log("    (no jitdi log: " + e + ")");
+    }
     rig.delete(dir); // each run's cache holds GiBs
     return seconds;
   }
