@@ -183,6 +183,7 @@ public final class JitImages implements BlobOrigins {
   /** Builds the plan's image (or joins the build of the same key under way); notes that a build was asked for. */
   private Future<Outcome> build(Plan plan, AtomicBoolean building) {
     building.set(true);
+    LOG.info("building {} (key {})", plan.image(), plan.key().hex().substring(0, 12));
     return builds.run(plan.key().hex(), plan.image(), plan.match().rule().name(),
         progress -> builder.build(plan, progress)).map(top -> new Outcome(top, true));
   }

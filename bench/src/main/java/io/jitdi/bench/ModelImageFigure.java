@@ -146,8 +146,8 @@ abstract class ModelImageFigure {
     try {
       // the measured build's steps, from jitdi's own log (its lines after the warm-up build's)
       List<String> lines = java.nio.file.Files.readAllLines(rig.work.resolve(dir).resolve("jitdi.log"));
-      lines.stream().skip(Math.max(0, lines.size() - 40)).filter(l -> l.contains(" r" + i + " ")
-          || l.contains("committed") || l.contains("made in the fetch") || l.contains("/manifests/r" + i))
+      lines.stream().skip(Math.max(0, lines.size() - 40)).filter(l -> l.contains(":r" + i + " ")
+          || l.contains("committed") || l.contains("made in the fetch") || l.contains("manifests"))
           .forEach(l -> log("    " + l));
     } catch (java.io.IOException e) {
       log("    (no jitdi log: " + e + ")");
