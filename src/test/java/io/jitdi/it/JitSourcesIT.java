@@ -79,6 +79,7 @@ class JitSourcesIT {
   }
 
   /** Pulls a JIT image's single model-only layer (amd64) from {@code jitdi} and returns its files. */
+  /** The files of {@code image}'s (first platform's) last layer, whose bytes are checked against its digest. */
   static Map<String, byte[]> layerFiles(Jitdi jitdi, String image) throws Exception {
     Http.Text index = Http.get(jitdi.url() + "/v2/" + image.replace(":", "/manifests/") + "?ns=jit.local",
         Map.of("Accept", ACCEPT));
@@ -87,8 +88,9 @@ class JitSourcesIT {
     JsonObject manifest = new JsonObject(Http.get(jitdi.url() + "/v2/" + image.substring(0, image.indexOf(':'))
         + "/manifests/" + digest + "?ns=jit.local", Map.of("Accept", ACCEPT)).body());
     String layer = JitIT.lastLayer(manifest).getString("digest");
-    return JitIT.tarFiles(new ByteArrayInputStream(Http.getBytes(jitdi.url() + "/v2/x/blobs/" + layer
-        + "?ns=jit.local", Map.of()).body()), new HashMap<>());
+    byte[] bytes = Http.getBytes(jitdi.url() + "/v2/x/blobs/" + layer + "?ns=jit.local", Map.of()).body();
+    assertEquals(layer, io.jitdi.oci.Digest.sha256Of(bytes).toString(), "the layer's bytes hash to its digest");
+    return JitIT.tarFiles(new ByteArrayInputStream(bytes), new HashMap<>());
   }
 
   /** GETs until the answer is no longer "building": returns the first answer and the last. */

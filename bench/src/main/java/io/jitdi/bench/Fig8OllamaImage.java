@@ -12,7 +12,8 @@ final class Fig8OllamaImage extends ModelImageFigure {
   Fig8OllamaImage(Rig rig) {
     super(rig, "8", "library/benchmodel", "bench/ollama", "ollama-model.gguf", 8,
         "distribution cold pull of the model blob",
-        "the layer is written from the fill's file as it grows; the model is then kept once, in the layer");
+        "the model's fill writes it once, into the layer, hashing it for the model and for the layer; the model is "
+            + "kept once, in the layer");
   }
 
   @Override

@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
 final class Fig8mModelPackImage extends ModelImageFigure {
   Fig8mModelPackImage(Rig rig) {
     super(rig, "8m", "models/benchpack", "bench/pack", "modelpack-weights.safetensors", 9,
-        "distribution cold pull of the weight layer", "the layer is written from the weight layer's fill as it grows");
+        "distribution cold pull of the weight layer", "the weight layer's fill writes it once, into the image's layer");
   }
 
   @Override
