@@ -38,10 +38,9 @@ abstract class ModelImageFigure {
   private final String note;
   /** The model blob's digest, once its file was made (one file for both JDKs). */
   private Digest model;
-  /** The small model of the warm-up build, and its digest once made. */
+  /** The smaller model of the warm-up build (a quarter of the big one, as the 256 MiB warm-up pulls), its digest. */
   private final Path warmFile;
   private Digest warmModel;
-  static final long WARM_MODEL_BYTES = 64L << 20;
 
   ModelImageFigure(Rig rig, String figure, String repo, String image, String modelFile, long seed,
       String peerName, String note) {
@@ -85,12 +84,12 @@ abstract class ModelImageFigure {
       model = Images.randomFile(modelFile, rig.big, seed);
     }
     if (warmModel == null) {
-      warmModel = Images.randomFile(warmFile, WARM_MODEL_BYTES, seed + 100);
+      warmModel = Images.randomFile(warmFile, warmBytes(), seed + 100);
     }
     rig.upstream().pushBlobFile(repo, modelFile, model);
     pushManifest(repo, model, rig.big);
     rig.upstream().pushBlobFile(repo + "-warm", warmFile, warmModel);
-    pushManifest(repo + "-warm", warmModel, WARM_MODEL_BYTES);
+    pushManifest(repo + "-warm", warmModel, warmBytes());
     Series time = new Series();
     Series coldJit = new Series();
     for (int i = 0; i < Rig.RUNS; i++) {
@@ -112,7 +111,7 @@ abstract class ModelImageFigure {
     }
     rig.report.add(new Row(jdk.id(figure), name, "s", time.jitdi, peerName, time.peer, "<= 1.3x",
         Stats.ratio(time.jitdi, time.peer) <= 1.3, note + "; jitdi warmed up by the pulls and one JIT image of a "
-        + (WARM_MODEL_BYTES >> 20) + " MiB model"));
+        + (warmBytes() >> 20) + " MiB model"));
     rig.report.add(new Row(jdk.id(figure + "c"), name + ", its JIT path not yet compiled (warmed up by the pulls "
         + "only)", "s", coldJit.jitdi, peerName, coldJit.peer, "(reported)", null, "the same runs' distribution pulls; jitdi's C2 compiling the JIT path (about 0.3-0.7 CPU-s) falls in the build"));
   }
@@ -154,6 +153,10 @@ abstract class ModelImageFigure {
     }
     rig.delete(dir); // each run's cache holds GiBs
     return seconds;
+  }
+
+  private long warmBytes() {
+    return rig.big / 4;
   }
 
   /** {@link Jitdi#config} with one more upstream, {@code host}, at the same docker-registry, then {@code rest}. */
