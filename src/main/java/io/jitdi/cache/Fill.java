@@ -442,7 +442,13 @@ public final class Fill implements Growth {
         envelope.size());
     temp.commitBuilt(made);
     container = made;
-    enveloping.committed().committed(made);
+    try {
+      enveloping.committed().committed(made);
+    } catch (IOException | RuntimeException e) {
+      // the container is stored and verified; without its records the blob is only fetched again when asked for
+      LOG.warn("blob {} is in stored blob {}, but that could not be recorded: {}", digest, made.digest(),
+          e.toString());
+    }
   }
 
   /** The container an enveloped fill committed; null before, or without an envelope. */
@@ -456,6 +462,13 @@ public final class Fill implements Growth {
   }
 
   private void relay(UpstreamBody body) {
+    if (enveloping != null) {
+      // a build cannot read a relay: it reads the blob another way, and a client that joined fetches its own
+      body.cancel();
+      head.tryComplete(new Head(Mode.RELAY, size));
+      done.tryComplete();
+      return;
+    }
     relayBody = body;
     head.tryComplete(new Head(Mode.RELAY, size));
     done.tryComplete();

@@ -156,24 +156,29 @@ public final class CachedArtifacts implements ArtifactRegistry {
 
   /**
    * A range of a blob that may still be being filled, read as the fill writes it; blocks, on the IO pool. Its end is
-   * reported only once the fill verified the whole blob: a mismatch fails that read.
+   * reported only once the fill verified the whole blob: a mismatch fails that read. The blob may start past the
+   * file's first byte (a fill into a layer): positions in the file are the blob's plus its offset there.
    */
   private final class Following extends FileRegionStream {
     private final Growth growth;
     private final ImageReference ref;
+    private final long base;
 
     Following(BlobBody.FromFile file, long offset, long length, ImageReference ref) {
-      super(file.file().channel(), offset, length, file.size(), file::release);
+      super(file.file().channel(), file.file().offset() + offset, length, file.file().offset() + file.size(),
+          file::release);
       this.growth = file.growth();
       this.ref = ref;
+      this.base = file.file().offset();
     }
 
     @Override
     protected long readableFrom(long position) throws IOException {
-      if (growth.readable() <= position) {
-        await(() -> growth.awaitBeyond(position), ref);
+      long inBlob = position - base;
+      if (growth.readable() <= inBlob) {
+        await(() -> growth.awaitBeyond(inBlob), ref);
       }
-      return growth.readable();
+      return base + growth.readable();
     }
 
     @Override
@@ -193,6 +198,11 @@ public final class CachedArtifacts implements ArtifactRegistry {
       @Override
       public long size() {
         return open.size();
+      }
+
+      @Override
+      public long offset() {
+        return open.offset();
       }
 
       @Override

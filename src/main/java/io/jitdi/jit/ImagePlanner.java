@@ -176,7 +176,8 @@ final class ImagePlanner {
         return io.call(() -> {
           try {
             ByteBuffer bytes = ByteBuffer.allocate((int) file.size());
-            while (bytes.hasRemaining() && file.file().channel().read(bytes, bytes.position()) >= 0) {
+            long base = file.file().offset();
+            while (bytes.hasRemaining() && file.file().channel().read(bytes, base + bytes.position()) >= 0) {
               // reads until full
             }
             return bytes.array();

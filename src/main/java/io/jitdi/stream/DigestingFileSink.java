@@ -128,6 +128,8 @@ public final class DigestingFileSink {
               alongside.update(b);
             }
           }
+        } catch (RuntimeException e) {
+          abort(e); // the container's digest would be wrong: nothing may be committed
         } finally {
           data.release();
           alongsideQueued.addAndGet(-length);

@@ -742,6 +742,39 @@ class ModelSourcesIT {
     }
   }
 
+  /**
+   * Two images of one model asked for at once: the first makes its layer in the model's fetch, the second (another
+   * layout of the same model) joins that fetch and reads the model's range of the first layer's file as it grows.
+   * Both layers hold the model's exact bytes (and hash to their digests), from one upstream GET.
+   */
+  @Test
+  void twoImagesOfAModelAskedForAtOnceShareItsOneFetch() throws Exception {
+    byte[] model = ModelArtifacts.gguf(24 << 20, 61);
+    ModelArtifacts.pushOllama(upstream, "library/shared", "q4", model, TEMPLATE, PARAMS);
+    Digest modelDigest = Digest.sha256Of(model);
+    try (FaultRelay slow = FaultRelay.to(upstream.port()).throttle(6L << 20);
+        Jitdi both = Jitdi.start(dir.resolve("both"), OLLAMA_NODE + ollamaRule(slow.url()) + """
+              - name: gguf
+                match: "gguf/{model}:{tag}"
+                registry: jit.local
+                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /models/}]
+            """)) {
+      java.util.concurrent.CompletableFuture<Http.Text> first = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> Http.get(both.url() + "/v2/ollama/shared/manifests/q4?ns=jit.local", Map.of("Accept",
+              JitSourcesIT.ACCEPT)));
+      assertTrue(untilFilling(both, modelDigest, model.length, first), "the model was still arriving");
+      Http.Text second = Http.get(both.url() + "/v2/gguf/shared/manifests/q4?ns=jit.local", Map.of("Accept",
+          JitSourcesIT.ACCEPT));
+      assertEquals(200, first.get().status(), first.get().body());
+      assertEquals(200, second.status(), second.body());
+      assertEquals(1, slow.requests("GET", "/blobs/" + modelDigest), "one fetch of the model for both images");
+      assertArrayEquals(model, layerFiles(both, "ollama/shared:q4").get(
+          "root/.ollama/models/blobs/sha256-" + modelDigest.hex()), "the first image's model");
+      assertArrayEquals(model, layerFiles(both, "gguf/shared:q4").values().stream()
+          .filter(b -> b.length == model.length).findFirst().orElseThrow(), "the second image's model");
+    }
+  }
+
   /** Where {@code jitdi} stores blob {@code digest}. */
   private static Path storedBlob(Jitdi jitdi, Digest digest) {
     return jitdi.cacheDir().resolve("blobs/sha256/" + digest.hex().substring(0, 2) + "/" + digest.hex());

@@ -34,7 +34,8 @@ public interface ArtifactRegistry {
   default InputStream open(ImageReference ref, Digest digest, long size, long offset, long length)
       throws IOException {
     Blob blob = blob(ref, digest, size);
-    return new FileRegionStream(blob.channel(), offset, length, blob.size(), blob::close);
+    return new FileRegionStream(blob.channel(), blob.offset() + offset, length, blob.offset() + blob.size(),
+        blob::close);
   }
 
   /**
@@ -58,6 +59,11 @@ public interface ArtifactRegistry {
     FileChannel channel();
 
     long size();
+
+    /** Where the blob's first byte is in {@link #channel()} (past 0 for a blob inside another). */
+    default long offset() {
+      return 0;
+    }
 
     @Override
     void close();
