@@ -133,14 +133,12 @@ abstract class ModelImageFigure {
     double cpuBefore = ProcFs.cpuSeconds(jitdi.pid());
     double upstreamBefore = ProcFs.cpuSeconds(rig.upstream().pid());
     Map<String, Double> threadsBefore = ProcFs.threadCpuSeconds(jitdi.pid());
-    long started = System.nanoTime();
-    Http.Response built = Http.get(jitdi.url() + "/v2/" + image + "/manifests/r" + i + "?ns=jit.local",
-        Map.of("Accept", "application/vnd.oci.image.index.v1+json"));
-    double seconds = (System.nanoTime() - started) / 1e9;
+    // timed by curl, as distribution's pull is (one process, a new HTTP/1.1 connection); it fails unless 200
+    double seconds = Curl.get(jitdi.url() + "/v2/" + image + "/manifests/r" + i + "?ns=jit.local",
+        List.of("Accept: application/vnd.oci.image.index.v1+json")).seconds();
     log(String.format(Locale.ROOT, "  %s: %.3f s, jitdi CPU %.2f s, upstream CPU %.2f s; threads: %s", dir, seconds,
         ProcFs.cpuSeconds(jitdi.pid()) - cpuBefore, ProcFs.cpuSeconds(rig.upstream().pid()) - upstreamBefore,
         ProcFs.threadCpuDelta(threadsBefore, ProcFs.threadCpuSeconds(jitdi.pid()))));
-    check(built.status() == 200, "figure " + figure + " JIT build: " + built.status() + " " + built.body());
     rig.stop(jitdi);
     try {
       // the measured build's steps, from jitdi's own log (its lines after the warm-up build's)

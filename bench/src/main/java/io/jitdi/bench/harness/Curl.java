@@ -21,8 +21,19 @@ public final class Curl {
 
   /** GETs {@code url} (at most 10 minutes); fails unless it answered 200. */
   public static Transfer get(String url) {
-    String out = Proc.run(Duration.ofMinutes(10), List.of("curl", "-s", "-o", "/dev/null", "-w",
-        "%{http_code} %{size_download} %{time_total}", url)).trim();
+    return get(url, List.of());
+  }
+
+  /** GETs {@code url} with request headers {@code headers} ("Name: value" each); fails unless it answered 200. */
+  public static Transfer get(String url, List<String> headers) {
+    List<String> command = new ArrayList<>(List.of("curl", "-s", "-o", "/dev/null", "-w",
+        "%{http_code} %{size_download} %{time_total}"));
+    headers.forEach(h -> {
+      command.add("-H");
+      command.add(h);
+    });
+    command.add(url);
+    String out = Proc.run(Duration.ofMinutes(10), command).trim();
     String[] parts = out.split(" ");
     if (!parts[0].equals("200")) {
       throw new IllegalStateException("bench step failed: GET " + url + " answered " + out);
