@@ -48,20 +48,14 @@ public final class DigestingFileSink {
   private static final int MAX_GATHER = 16;
 
   private final FileChannel channel;
-  private final Executor hashLane;
   private final Executor writeLane;
   private final Progress progress;
-  private final MessageDigest sha256 = Digest.newSha256();
   private final Queue<ByteBuf> toWrite = new ConcurrentLinkedQueue<>();
-  private final AtomicLong hashQueued = new AtomicLong();
   private final AtomicLong writeQueued = new AtomicLong();
   private final AtomicReference<Runnable> onDrain = new AtomicReference<>();
-  private final CompletableFuture<Digest> hashed = new CompletableFuture<>();
-  /** The second digest, its lane and what waits in it; null without one. */
-  private final MessageDigest alongside;
-  private final Executor alongsideLane;
-  private final AtomicLong alongsideQueued = new AtomicLong();
-  private final CompletableFuture<Void> alongsideHashed = new CompletableFuture<>();
+  /** The blob's sha256, and the caller's second digest (null without one), each fed in a lane of its own. */
+  private final DigestLane sha256;
+  private final DigestLane alongside;
   private final CompletableFuture<Written> result = new CompletableFuture<>();
   private volatile long written;
   private volatile Throwable failure;
@@ -83,11 +77,50 @@ public final class DigestingFileSink {
    */
   public DigestingFileSink(FileChannel channel, Executor pool, Progress progress, MessageDigest alongside) {
     this.channel = channel;
-    this.hashLane = new SerialExecutor(pool);
+    this.sha256 = new DigestLane(Digest.newSha256(), pool);
+    this.alongside = alongside == null ? null : new DigestLane(alongside, pool);
     this.writeLane = new SerialExecutor(pool);
     this.progress = progress;
-    this.alongside = alongside;
-    this.alongsideLane = alongside == null ? null : new SerialExecutor(pool);
+  }
+
+  /** One digest fed buffers in order on a lane of its own; a failure stops the sink. */
+  private final class DigestLane {
+    private final MessageDigest digest;
+    private final Executor lane;
+    private final AtomicLong queued = new AtomicLong();
+    private final CompletableFuture<MessageDigest> done = new CompletableFuture<>();
+
+    DigestLane(MessageDigest digest, Executor pool) {
+      this.digest = digest;
+      this.lane = new SerialExecutor(pool);
+    }
+
+    /** Feeds {@code data} (retained here, released once fed). */
+    void feed(ByteBuf data, int length) {
+      data.retain();
+      queued.addAndGet(length);
+      lane.execute(() -> {
+        try {
+          if (failure == null) {
+            for (ByteBuffer b : data.nioBuffers()) {
+              digest.update(b);
+            }
+          }
+        } catch (RuntimeException e) {
+          abort(e); // a wrong digest must not be taken for the content's
+        } finally {
+          data.release();
+          queued.addAndGet(-length);
+          maybeDrain();
+        }
+      });
+    }
+
+    /** Completes with the digest once everything fed before was fed to it. */
+    CompletableFuture<MessageDigest> end() {
+      lane.execute(() -> done.complete(digest));
+      return done;
+    }
   }
 
   /**
@@ -102,41 +135,11 @@ public final class DigestingFileSink {
       return failure == null;
     }
     accepted += length;
-    data.retain();
-    hashQueued.addAndGet(length);
-    writeQueued.addAndGet(length);
-    hashLane.execute(() -> {
-      try {
-        if (failure == null) {
-          for (ByteBuffer b : data.nioBuffers()) {
-            sha256.update(b);
-          }
-        }
-      } finally {
-        data.release();
-        hashQueued.addAndGet(-length);
-        maybeDrain();
-      }
-    });
+    sha256.feed(data, length);
     if (alongside != null) {
-      data.retain();
-      alongsideQueued.addAndGet(length);
-      alongsideLane.execute(() -> {
-        try {
-          if (failure == null) {
-            for (ByteBuffer b : data.nioBuffers()) {
-              alongside.update(b);
-            }
-          }
-        } catch (RuntimeException e) {
-          abort(e); // the container's digest would be wrong: nothing may be committed
-        } finally {
-          data.release();
-          alongsideQueued.addAndGet(-length);
-          maybeDrain();
-        }
-      });
+      alongside.feed(data, length);
     }
+    writeQueued.addAndGet(length); // the write lane takes the caller's reference
     toWrite.add(data);
     writeLane.execute(this::writeQueued);
     return queued() < MAX_QUEUED;
@@ -158,7 +161,8 @@ public final class DigestingFileSink {
   }
 
   private long queued() {
-    return Math.max(Math.max(hashQueued.get(), writeQueued.get()), alongsideQueued.get());
+    long queued = Math.max(sha256.queued.get(), writeQueued.get());
+    return alongside == null ? queued : Math.max(queued, alongside.queued.get());
   }
 
   /** Writes everything queued so far with gathering writes (write lane only). */
@@ -212,18 +216,14 @@ public final class DigestingFileSink {
   public CompletableFuture<Written> end() {
     if (!ended) {
       ended = true;
-      hashLane.execute(() -> hashed.complete(Digest.ofSha256Bytes(sha256.digest())));
-      if (alongside == null) {
-        alongsideHashed.complete(null);
-      } else {
-        alongsideLane.execute(() -> alongsideHashed.complete(null));
-      }
-      writeLane.execute(() -> hashed.thenCombine(alongsideHashed, (digest, v) -> digest).whenComplete((digest, e) -> {
+      CompletableFuture<Digest> hashed = sha256.end().thenApply(d -> Digest.ofSha256Bytes(d.digest()));
+      CompletableFuture<?> both = alongside == null ? hashed : hashed.thenCombine(alongside.end(), (d, a) -> d);
+      writeLane.execute(() -> both.whenComplete((v, e) -> {
         Throwable failed = failure;
         if (failed != null) {
           result.completeExceptionally(failed);
         } else {
-          result.complete(new Written(digest, written));
+          result.complete(new Written(hashed.join(), written));
         }
       }));
     }
