@@ -465,19 +465,17 @@ public final class Fill implements Growth {
     if (enveloping != null) {
       // a build cannot read a relay: it reads the blob another way, and a client that joined fetches its own
       body.cancel();
-      head.tryComplete(new Head(Mode.RELAY, size));
-      done.tryComplete();
-      return;
+    } else {
+      relayBody = body;
+      // nobody took it (the starter went away): do not hold the connection
+      vertx.setTimer(UNTAKEN_RELAY_MILLIS, t -> {
+        if (relayTaken.compareAndSet(false, true)) {
+          body.cancel();
+        }
+      });
     }
-    relayBody = body;
     head.tryComplete(new Head(Mode.RELAY, size));
     done.tryComplete();
-    // nobody took it (the starter went away): do not hold the connection
-    vertx.setTimer(UNTAKEN_RELAY_MILLIS, t -> {
-      if (relayTaken.compareAndSet(false, true)) {
-        body.cancel();
-      }
-    });
   }
 
   /** The upstream body of a {@link Mode#RELAY} fill, for exactly one caller. */

@@ -39,6 +39,15 @@ public interface ArtifactRegistry {
   }
 
   /**
+   * File {@code name} of a source whose content is blob {@code digest} ({@code size} bytes) of {@code ref}'s
+   * repository: read with {@link #open}, or fetched straight into a layer with {@link #fetchInto}.
+   */
+  default SourceFile file(String name, ImageReference ref, Digest digest, long size) {
+    return new SourceFile(name, size, -1, () -> open(ref, digest, size, 0, size)).fromBlob(digest,
+        (envelope, committed, progress) -> fetchInto(ref, digest, envelope, committed, progress));
+  }
+
+  /**
    * Fetches blob {@code digest} (of {@code envelope.blobSize()} bytes) of {@code ref}'s repository straight into a new
    * stored blob, its container: {@code envelope}'s head, the blob, its tail. The blob's digest and size are verified
    * and the container's digest computed in the same pass; clients asking for the blob meanwhile follow it there.

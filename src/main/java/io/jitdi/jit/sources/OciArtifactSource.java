@@ -82,9 +82,7 @@ public final class OciArtifactSource implements Source {
       } catch (IllegalArgumentException e) {
         throw new IOException(what + ": its file path is refused: " + e.getMessage());
       }
-      if (files.put(name, new SourceFile(name, size, -1, () -> registry.open(ref, digest, size, 0, size))
-          .fromBlob(digest, (envelope, committed, progress) -> registry.fetchInto(ref, digest, envelope, committed,
-              progress))) != null) {
+      if (files.put(name, registry.file(name, ref, digest, size)) != null) {
         throw new IOException(describe() + ": two layers give " + name);
       }
     }

@@ -1,7 +1,6 @@
 package io.jitdi.jit.sources;
 
 import io.jitdi.oci.Descriptor;
-import io.jitdi.oci.Digest;
 import io.jitdi.oci.Manifest;
 import io.jitdi.oci.RegistryException;
 import java.io.ByteArrayInputStream;
@@ -86,11 +85,7 @@ public final class OllamaSource implements Source {
   }
 
   private SourceFile blobFile(Descriptor descriptor, String path) {
-    Digest digest = descriptor.digest();
-    long size = descriptor.size();
-    return new SourceFile(path, size, -1, () -> registry.open(name.reference(), digest, size, 0, size))
-        .fromBlob(digest, (envelope, committed, progress) -> registry.fetchInto(name.reference(), digest, envelope,
-            committed, progress));
+    return registry.file(path, name.reference(), descriptor.digest(), descriptor.size());
   }
 
   /** The config and layers of the model's manifest, each with a valid digest and size. */
