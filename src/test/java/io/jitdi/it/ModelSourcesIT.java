@@ -402,20 +402,14 @@ class ModelSourcesIT {
     Pushed big = ModelArtifacts.pushOllama(upstream, "library/streamed", "q4", model, TEMPLATE, PARAMS);
     Digest modelDigest = Digest.sha256Of(model);
     try (FaultRelay slow = FaultRelay.to(upstream.port()).throttle(6L << 20);
-        Jitdi streaming = Jitdi.start(dir.resolve("streaming"), OLLAMA_NODE + ollamaRule(slow.url()) + """
-              - name: gguf
-                match: "gguf/{model}:{tag}"
-                registry: jit.local
-                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /models/}]
+        Jitdi streaming = Jitdi.start(dir.resolve("streaming"), OLLAMA_NODE + ollamaRule(slow.url()) + GGUF_RULE + """
               - name: gguf-again
                 match: "gguf-again/{model}:{tag}"
                 registry: jit.local
                 files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /m/}]
             """)) {
       long writtenBefore = bytesWrittenBy(streaming);
-      java.util.concurrent.CompletableFuture<Http.Text> answer = java.util.concurrent.CompletableFuture.supplyAsync(
-          () -> Http.get(streaming.url() + "/v2/ollama/streamed/manifests/q4?ns=jit.local", Map.of("Accept",
-              JitSourcesIT.ACCEPT)));
+      java.util.concurrent.CompletableFuture<Http.Text> answer = manifestLater(streaming, "ollama/streamed:q4");
       boolean overlapped = false;
       while (!answer.isDone() && !overlapped) {
         io.vertx.core.json.JsonObject status = new io.vertx.core.json.JsonObject(
@@ -656,6 +650,20 @@ class ModelSourcesIT {
         """.formatted(url);
   }
 
+  /** A rule {@code gguf/<model>:<tag>} for {@link #ollamaRule}'s images: the Ollama model's files under /models/. */
+  private static final String GGUF_RULE = """
+        - name: gguf
+          match: "gguf/{model}:{tag}"
+          registry: jit.local
+          files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /models/}]
+      """;
+
+  /** The manifest GET of JIT image {@code image} ({@code repo:tag} in jit.local), on another thread. */
+  private static java.util.concurrent.CompletableFuture<Http.Text> manifestLater(Jitdi jitdi, String image) {
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> Http.get(jitdi.url() + "/v2/"
+        + image.replace(":", "/manifests/") + "?ns=jit.local", Map.of("Accept", JitSourcesIT.ACCEPT)));
+  }
+
   /** The bytes process {@code jitdi} handed to write calls so far (files and sockets): /proc's wchar. */
   private static long bytesWrittenBy(Jitdi jitdi) throws java.io.IOException {
     return Files.readAllLines(Path.of("/proc/" + jitdi.proc().pid() + "/io")).stream()
@@ -698,9 +706,7 @@ class ModelSourcesIT {
           slow.flipBodyByteOfNextGet("/blobs/" + modelDigest, model.length - 1000);
         }
         long getsBefore = slow.requests("GET", "/blobs/" + modelDigest);
-        java.util.concurrent.CompletableFuture<Http.Text> build = java.util.concurrent.CompletableFuture.supplyAsync(
-            () -> Http.get(joined.url() + "/v2/ollama/joined/manifests/q4?ns=jit.local", Map.of("Accept",
-                JitSourcesIT.ACCEPT)));
+        java.util.concurrent.CompletableFuture<Http.Text> build = manifestLater(joined, "ollama/joined:q4");
         assertTrue(untilFilling(joined, modelDigest, model.length, build), "the model was still arriving");
         Path curlWhole = dir.resolve("joined-whole-" + corrupt);
         Path curlRange = dir.resolve("joined-range-" + corrupt);
@@ -753,15 +759,8 @@ class ModelSourcesIT {
     ModelArtifacts.pushOllama(upstream, "library/shared", "q4", model, TEMPLATE, PARAMS);
     Digest modelDigest = Digest.sha256Of(model);
     try (FaultRelay slow = FaultRelay.to(upstream.port()).throttle(6L << 20);
-        Jitdi both = Jitdi.start(dir.resolve("both"), OLLAMA_NODE + ollamaRule(slow.url()) + """
-              - name: gguf
-                match: "gguf/{model}:{tag}"
-                registry: jit.local
-                files: [{ollama: "registry.ollama.ai/library/{model}:{tag}", layout: files, destination: /models/}]
-            """)) {
-      java.util.concurrent.CompletableFuture<Http.Text> first = java.util.concurrent.CompletableFuture.supplyAsync(
-          () -> Http.get(both.url() + "/v2/ollama/shared/manifests/q4?ns=jit.local", Map.of("Accept",
-              JitSourcesIT.ACCEPT)));
+        Jitdi both = Jitdi.start(dir.resolve("both"), OLLAMA_NODE + ollamaRule(slow.url()) + GGUF_RULE)) {
+      java.util.concurrent.CompletableFuture<Http.Text> first = manifestLater(both, "ollama/shared:q4");
       assertTrue(untilFilling(both, modelDigest, model.length, first), "the model was still arriving");
       Http.Text second = Http.get(both.url() + "/v2/gguf/shared/manifests/q4?ns=jit.local", Map.of("Accept",
           JitSourcesIT.ACCEPT));

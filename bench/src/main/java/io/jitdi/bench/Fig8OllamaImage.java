@@ -43,10 +43,7 @@ final class Fig8OllamaImage extends ModelImageFigure {
   }
 
   @Override
-  String rule(String image, String repo) {
-    return """
-          - {match: "%s:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
-             files: [{ollama: "registry.ollama.ai/%s:latest", layout: files, destination: /models/}]}
-        """.formatted(image, repo);
+  String source(String repo) {
+    return "ollama: \"registry.ollama.ai/" + repo + ":latest\", layout: files";
   }
 }

@@ -42,10 +42,7 @@ final class Fig8mModelPackImage extends ModelImageFigure {
   }
 
   @Override
-  String rule(String image, String repo) {
-    return """
-          - {match: "%s:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
-             files: [{oci: "models.example.com/%s:v1", destination: /models/}]}
-        """.formatted(image, repo);
+  String source(String repo) {
+    return "oci: \"models.example.com/" + repo + ":v1\"";
   }
 }

@@ -64,8 +64,16 @@ abstract class ModelImageFigure {
   /** The upstream registry's host name in the rules. */
   abstract String upstreamHost();
 
+  /** The source of a rule's file entry (YAML flow keys) for the model in {@code repo}. */
+  abstract String source(String repo);
+
   /** A rule (a YAML list item) that makes JIT image {@code image} from the model in {@code repo}. */
-  abstract String rule(String image, String repo);
+  private String rule(String image, String repo) {
+    return """
+          - {match: "%s:{run}", registry: jit.local, platforms: [linux/amd64], compression: none,
+             files: [{%s, destination: /models/}]}
+        """.formatted(image, source(repo));
+  }
 
   /** jitdi's config: the upstream, and the rules of {@link #image} and of its warm-up image. */
   private String yaml() {
@@ -113,7 +121,8 @@ abstract class ModelImageFigure {
         Stats.ratio(time.jitdi, time.peer) <= 1.3, note + "; jitdi warmed up by the pulls and one JIT image of a "
         + (warmBytes() >> 20) + " MiB model"));
     rig.report.add(new Row(jdk.id(figure + "c"), name + ", its JIT path not yet compiled (warmed up by the pulls "
-        + "only)", "s", coldJit.jitdi, peerName, coldJit.peer, "(reported)", null, "the same runs' distribution pulls; jitdi's C2 compiling the JIT path (about 0.3-0.7 CPU-s) falls in the build"));
+        + "only)", "s", coldJit.jitdi, peerName, coldJit.peer, "(reported)", null, "the same runs' distribution "
+        + "pulls; jitdi's C2 compiling the JIT path (about 0.3-0.7 CPU-s) falls in the build"));
   }
 
   /**
