@@ -5,6 +5,8 @@ import io.jitdi.bench.harness.DockerRegistry;
 import io.jitdi.bench.harness.Images;
 import io.jitdi.bench.harness.Jitdi;
 import io.jitdi.bench.harness.Proc;
+import io.jitdi.bench.harness.ProcFs;
+import io.jitdi.bench.harness.ServerProcess;
 import io.jitdi.bench.harness.Tools;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,6 +25,10 @@ final class Rig {
   static final int RUNS = Integer.getInteger("bench.runs", 5);
   /** What {@link #settlePageCache} writes and deletes: more than any timed operation writes (fig. 8: 2 GiB). */
   static final long SETTLE_BYTES = 3L << 30;
+  /** Most warm-up pulls {@link #warmUpUntilCompiled} adds to the standard ones. */
+  static final int MORE_WARMUP = 6;
+  /** JIT compiler CPU seconds in a pull under which a process counts as compiled. */
+  static final double QUIET_COMPILER_SECONDS = 0.05;
 
   final boolean quick;
   final Path work;
@@ -41,6 +47,8 @@ final class Rig {
   private Images.Pushed mediumImage;
   /** Distinct blobs pulled through a fresh process before a cold figure, so that its serving path is compiled. */
   private final List<Images.Pushed> warmupImages = new ArrayList<>();
+  /** Further distinct blobs the size of the measured one, for {@link #warmUpUntilCompiled}. */
+  private final List<Images.Pushed> moreWarmupImages = new ArrayList<>();
   private final List<AutoCloseable> open = new ArrayList<>();
 
   Rig(boolean quick, Path work) {
@@ -69,6 +77,9 @@ final class Rig {
     // then two pulls the size of the measured one: a JVM compiles some of the serving path only at that size
     for (int i = 4; i <= 5; i++) {
       warmupImages.add(Images.pushRandomImage(upstream, work, "bench/warmup", "v" + i, big, 30 + i));
+    }
+    for (int i = 1; i <= MORE_WARMUP; i++) {
+      moreWarmupImages.add(Images.pushRandomImage(upstream, work, "bench/warmup-more", "v" + i, big, 40 + i));
     }
     Images.pushBusybox(upstream, work, "library/busybox", "latest");
   }
@@ -112,7 +123,6 @@ final class Rig {
     return upstream.log().lines().filter(l -> l.contains(request) && !l.contains("\"curl/")).count();
   }
 
-  /** Pulls each warm-up blob once through the proxy at {@code base}. */
   /**
    * The same page-cache state before every timed operation, whichever process ran before: dirty pages written back,
    * clean ones dropped (as root), {@code reread} (files the operation reads, e.g. the upstream's copy of a blob) read
@@ -138,10 +148,39 @@ final class Rig {
         + "rm -f \"$0\"", scratch.toString(), Long.toString(SETTLE_BYTES >> 20)));
   }
 
+  /** Pulls each warm-up blob once through the proxy at {@code base}. */
   void warmUp(String base) {
     for (Images.Pushed image : warmupImages) {
       Curl.get(base + image.blobPath());
     }
+  }
+
+  /** How a process was warmed up: pulls in all, and its JIT compiler threads' CPU seconds during the last one. */
+  record WarmUp(int pulls, double lastCompilerSeconds) {}
+
+  /**
+   * Warms {@code server} up until its serving path is compiled: the warm-up pulls of {@link #warmUp}, then further
+   * distinct cold pulls the size of the measured one until one in which the process's JIT compiler threads used at
+   * most {@link #QUIET_COMPILER_SECONDS} (at most {@link #MORE_WARMUP} more); then waits until the process is idle. A
+   * process without compiler threads (distribution) stops after the standard pulls, as does a JVM whose last standard
+   * pull was quiet. The same rule for both peers, as figure 1 warms distribution until its upstream goes quiet.
+   */
+  WarmUp warmUpUntilCompiled(ServerProcess server) {
+    List<Images.Pushed> pulls = new ArrayList<>(warmupImages);
+    pulls.addAll(moreWarmupImages);
+    int done = 0;
+    double compiling = 0;
+    for (Images.Pushed image : pulls) {
+      if (done >= warmupImages.size() && compiling <= QUIET_COMPILER_SECONDS) {
+        break;
+      }
+      double before = ProcFs.compilerSeconds(server.pid());
+      Curl.get(server.url() + image.blobPath());
+      compiling = ProcFs.compilerSeconds(server.pid()) - before;
+      done++;
+    }
+    ProcFs.cpuSecondsWhenIdle(server.pid());
+    return new WarmUp(done, compiling);
   }
 
   /** Deletes {@code work/name} and everything under it. */

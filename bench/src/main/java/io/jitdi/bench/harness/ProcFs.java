@@ -53,6 +53,15 @@ public final class ProcFs {
     return byName;
   }
 
+  /**
+   * utime + stime so far of process {@code pid}'s JIT compiler threads (a HotSpot JVM's "C1 CompilerThread" and "C2
+   * CompilerThread"s), in seconds; 0 for a process without them.
+   */
+  public static double compilerSeconds(long pid) {
+    return threadCpuSeconds(pid).entrySet().stream().filter(e -> e.getKey().matches("C# CompilerThre.*"))
+        .mapToDouble(java.util.Map.Entry::getValue).sum();
+  }
+
   /** The threads that used CPU between {@code before} and {@code after}, most first: "name 1.23" each. */
   public static String threadCpuDelta(java.util.Map<String, Double> before, java.util.Map<String, Double> after) {
     return after.entrySet().stream()
