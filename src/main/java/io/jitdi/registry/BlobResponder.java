@@ -92,14 +92,14 @@ final class BlobResponder {
     Future<Long> transfer;
     if (body instanceof BlobBody.FromFile file) {
       FileSender sender = FileSender.start(response, FileSender.regionCapable(exchange.request()), io,
-          file.file().channel(), file.file().offset(), file.growth(), start, end, exchange::sentBelowVertx);
+          file.file().channel(), file.file().offset(), file.growth(), start, end, exchange::bodySent);
       exchange.onClose(sender::cancel);
       transfer = sender.result();
     } else {
       BlobBody.Relayed relayed = (BlobBody.Relayed) body;
       response.writeHead();
       VerifiedRelay relay = VerifiedRelay.start(relayed.upstream(), response, body.digest(), size, start, end,
-          vertx.getOrCreateContext(), io.executor(), n -> { });
+          vertx.getOrCreateContext(), io.executor(), exchange::bodySent);
       exchange.onClose(relay::cancel);
       transfer = relay.result();
     }
@@ -165,19 +165,16 @@ final class BlobResponder {
      * @param base where the blob's first byte is in {@code file} (0, unless the blob is held inside another)
      *
      * @param end exclusive end, or {@link Long#MAX_VALUE} to send until the content is complete (size unknown)
-     * @param sentBelowVertx told of bytes sent past Vert.x's response (file regions), which it does not count
+     * @param sent told of each piece of the body handed to the connection
      */
     static FileSender start(HttpServerResponse response, VertxConnection http1, Io io, FileChannel file, long base,
-        Growth growth, long start, long end, LongConsumer sentBelowVertx) {
+        Growth growth, long start, long end, LongConsumer sent) {
       Emitter emitter;
-      LongConsumer sent;
       if (http1 != null) {
         response.writeHead();
         emitter = (at, length) -> regions(http1, file, base + at, length);
-        sent = sentBelowVertx;
       } else {
         emitter = (at, length) -> buffered(response, io, file, base + at, length);
-        sent = n -> { };
       }
       FileSender sender = new FileSender(growth, start, end, emitter, sent);
       sender.step();

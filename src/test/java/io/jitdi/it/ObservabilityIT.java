@@ -6,6 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -194,6 +200,44 @@ class ObservabilityIT {
     assertTrue(Http.get(jitdi.url() + "/metrics").body().contains("metricsListen"));
     assertEquals(404, Http.get("http://127.0.0.1:" + metricsPort + "/v2/").status());
     assertEquals(200, Http.get("http://127.0.0.1:" + metricsPort + "/healthz").status());
+  }
+
+  @Test
+  void anHttp2ResponseIsCountedWithEveryByteTheClientGot() throws Exception {
+    // larger than the JDK client's stream window (16 MiB): Vert.x ends such a response with part of it still queued
+    Images.Pushed image = Images.pushRandomImage(upstream, dir, "obs/h2", "v1", 24 << 20, 3);
+    assertEquals(image.layer(), Http.stream(blob(image)).digest()); // cached: sent as fast as the client takes it
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
+    HttpResponse<Void> upgrade = http.send(HttpRequest.newBuilder(URI.create(jitdi.url() + "/v2/")).build(),
+        HttpResponse.BodyHandlers.discarding());
+    assertEquals(HttpClient.Version.HTTP_2, upgrade.version(), "jitdi upgraded the connection to h2c");
+
+    long rangeLength = image.layerSize() - 1;
+    HttpResponse<InputStream> response = http.send(HttpRequest.newBuilder(URI.create(blob(image)))
+        .header("Range", "bytes=0-" + (rangeLength - 1)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    assertEquals(HttpClient.Version.HTTP_2, response.version());
+    assertEquals(206, response.statusCode());
+    long received;
+    try (InputStream body = response.body()) {
+      received = body.transferTo(OutputStream.nullOutputStream());
+    }
+    assertEquals(rangeLength, received);
+
+    // the count is taken when the response ends, which may come a moment after the client read the last byte
+    String name = "docker.io/" + image.repo();
+    long expected = image.layerSize() + rangeLength;
+    long counted = -1;
+    for (long deadline = System.nanoTime() + 5_000_000_000L; counted != expected && System.nanoTime() < deadline; ) {
+      Thread.sleep(counted < 0 ? 0 : 50);
+      JsonArray top = new JsonObject(Http.get(jitdi.url() + "/_jitdi/status").body()).getJsonArray("topImages");
+      for (int i = 0; i < top.size(); i++) {
+        if (name.equals(top.getJsonObject(i).getString("image"))) {
+          counted = top.getJsonObject(i).getLong("bytes");
+        }
+      }
+    }
+    assertEquals(expected, counted, "bytes of " + name + " served to the HTTP/1.1 client "
+        + "and the HTTP/2 one: all of them, also those still queued on the stream when jitdi's sender was done");
   }
 
   @Test
