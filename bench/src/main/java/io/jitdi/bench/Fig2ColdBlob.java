@@ -116,17 +116,22 @@ final class Fig2ColdBlob {
       Rig.WarmUp warmUp = warm ? rig.warmUpUntilCompiled(server) : new Rig.WarmUp(0, 0);
       rig.settlePageCache(rig.upstream().blobData(rig.bigImage().layer()));
       long gets = rig.proxyGetsUpstream(rig.bigImage());
-      double compilerBefore = ProcFs.compilerSeconds(server.pid());
+      var threadsBefore = ProcFs.threadCpuSeconds(server.pid());
+      double systemBefore = ProcFs.systemSeconds(server.pid());
       double before = ProcFs.cpuSeconds(server.pid());
       double seconds = Curl.get(server.url() + rig.bigImage().blobPath()).seconds();
       double after = ProcFs.cpuSeconds(server.pid());
-      double compiler = ProcFs.compilerSeconds(server.pid()) - compilerBefore;
+      double system = ProcFs.systemSeconds(server.pid()) - systemBefore;
+      var threadsAfter = ProcFs.threadCpuSeconds(server.pid());
+      double compiler = ProcFs.compilerSeconds(threadsAfter) - ProcFs.compilerSeconds(threadsBefore);
       double idle = ProcFs.cpuSecondsWhenIdle(server.pid());
       Pull pull = new Pull(seconds, after - before, idle - before, rig.proxyGetsUpstream(rig.bigImage()) - gets,
           warmUp.pulls(), compiler);
       log(String.format(Locale.ROOT, "  %s: %.3f s, CPU %.2f s (%.2f s when idle; JIT compiler %.2f s), %d upstream "
           + "GETs; after %d warm-up pulls (JIT compiler %.2f s in the last)", dir, pull.seconds(), pull.cpu(),
           pull.cpuIdle(), compiler, pull.upstreamGets(), warmUp.pulls(), warmUp.lastCompilerSeconds()));
+      log(String.format(Locale.ROOT, "    of which in the kernel %.2f s; threads: %s", system,
+          ProcFs.threadCpuDelta(threadsBefore, threadsAfter)));
       return pull;
     } finally {
       rig.stop(server);

@@ -19,11 +19,20 @@ public final class ProcFs {
 
   /** utime + stime of process {@code pid} so far (all its threads), in seconds. */
   public static double cpuSeconds(long pid) {
+    return stat(pid, true);
+  }
+
+  /** stime of process {@code pid} so far (all its threads): its CPU time in the kernel, in seconds. */
+  public static double systemSeconds(long pid) {
+    return stat(pid, false);
+  }
+
+  private static double stat(long pid, boolean withUser) {
     try {
       String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
       // after "pid (comm) ": field 3 (state) is [0], so field 14 (utime) is [11] and field 15 (stime) is [12]
       String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-      return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / (double) CLK_TCK;
+      return ((withUser ? Long.parseLong(fields[11]) : 0) + Long.parseLong(fields[12])) / (double) CLK_TCK;
     } catch (IOException e) {
       throw new UncheckedIOException("CPU time of process " + pid, e);
     }
@@ -58,7 +67,12 @@ public final class ProcFs {
    * CompilerThread"s), in seconds; 0 for a process without them.
    */
   public static double compilerSeconds(long pid) {
-    return threadCpuSeconds(pid).entrySet().stream().filter(e -> e.getKey().matches("C# CompilerThre.*"))
+    return compilerSeconds(threadCpuSeconds(pid));
+  }
+
+  /** The JIT compiler threads' part of {@link #threadCpuSeconds}. */
+  public static double compilerSeconds(java.util.Map<String, Double> threads) {
+    return threads.entrySet().stream().filter(e -> e.getKey().matches("C# CompilerThre.*"))
         .mapToDouble(java.util.Map.Entry::getValue).sum();
   }
 
