@@ -132,6 +132,10 @@ final class Fig2ColdBlob {
           pull.cpuIdle(), compiler, pull.upstreamGets(), warmUp.pulls(), warmUp.lastCompilerSeconds()));
       log(String.format(Locale.ROOT, "    of which in the kernel %.2f s; threads: %s", system,
           ProcFs.threadCpuDelta(threadsBefore, threadsAfter)));
+      if (isJitdi) {
+        server.log().lines().filter(l -> l.contains(" WARN ") || l.contains(" ERROR ")).limit(5)
+            .forEach(l -> log("    jitdi: " + l));
+      }
       return pull;
     } finally {
       rig.stop(server);
