@@ -204,7 +204,7 @@ class ObservabilityIT {
 
   @Test
   void anHttp2ResponseIsCountedWithEveryByteTheClientGot() throws Exception {
-    // larger than the JDK client's stream window (16 MiB): Vert.x ends such a response with part of it still queued
+    // Vert.x's own count at the end of such a response was short by MiBs (4.7 of 8 MiB, 18 of 24 MiB) with this client
     Images.Pushed image = Images.pushRandomImage(upstream, dir, "obs/h2", "v1", 24 << 20, 3);
     assertEquals(image.layer(), Http.stream(blob(image)).digest()); // cached: sent as fast as the client takes it
     HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build();
@@ -226,18 +226,25 @@ class ObservabilityIT {
     // the count is taken when the response ends, which may come a moment after the client read the last byte
     String name = "docker.io/" + image.repo();
     long expected = image.layerSize() + rangeLength;
-    long counted = -1;
-    for (long deadline = System.nanoTime() + 5_000_000_000L; counted != expected && System.nanoTime() < deadline; ) {
-      Thread.sleep(counted < 0 ? 0 : 50);
-      JsonArray top = new JsonObject(Http.get(jitdi.url() + "/_jitdi/status").body()).getJsonArray("topImages");
-      for (int i = 0; i < top.size(); i++) {
-        if (name.equals(top.getJsonObject(i).getString("image"))) {
-          counted = top.getJsonObject(i).getLong("bytes");
-        }
-      }
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    long counted = servedBytes(name);
+    while (counted != expected && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      counted = servedBytes(name);
     }
     assertEquals(expected, counted, "bytes of " + name + " served to the HTTP/1.1 client "
         + "and the HTTP/2 one: all of them, also those still queued on the stream when jitdi's sender was done");
+  }
+
+  /** The bytes the status page says image {@code name} was served, or -1 when it is not among the top images. */
+  static long servedBytes(String name) {
+    JsonArray top = new JsonObject(Http.get(jitdi.url() + "/_jitdi/status").body()).getJsonArray("topImages");
+    for (int i = 0; i < top.size(); i++) {
+      if (name.equals(top.getJsonObject(i).getString("image"))) {
+        return top.getJsonObject(i).getLong("bytes");
+      }
+    }
+    return -1;
   }
 
   @Test

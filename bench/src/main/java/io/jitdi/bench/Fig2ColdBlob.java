@@ -17,8 +17,8 @@ import java.util.Locale;
  * proxies with empty caches and pulls the same blob through each (in alternating order). Figures 2 and 2d first pull
  * distinct warm-up blobs through the fresh process until its JIT compiler goes quiet ({@link Rig#warmUpUntilCompiled}),
  * so that it is past its start-up (JIT compilation of the serving path) and only the cache is cold: a node's proxy
- * runs for days; figure 2d is the proxy process's own CPU time for the cold pull. Figure 2c (default JDK only) is the same pull as the very first request after the process
- * started.
+ * runs for days; figure 2d is the proxy process's own CPU time for the cold pull. Figure 2c (default JDK only) is the
+ * same pull as the very first request after the process started.
  */
 final class Fig2ColdBlob {
   private final Rig rig;
