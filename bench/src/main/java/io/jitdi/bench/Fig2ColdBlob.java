@@ -32,7 +32,7 @@ final class Fig2ColdBlob {
    * GETs of the blob the proxy sent the upstream by then.
    */
   private record Pull(double seconds, double cpu, double cpuIdle, long upstreamGets, int warmupPulls,
-      double compilerSeconds) {}
+      double compilerSeconds, double stolenSeconds) {}
 
   void run(Jdk jdk) {
     String blob = "cold pull of a " + mib(rig.big) + " MiB blob";
@@ -55,6 +55,7 @@ final class Fig2ColdBlob {
     Series fetches = new Series();
     Series warmups = new Series();
     Series compiling = new Series();
+    Series stolen = new Series();
     Series firstTime = new Series();
     double gib = rig.big / (double) (1L << 30);
     for (int i = 0; i < Rig.RUNS; i++) {
@@ -66,6 +67,7 @@ final class Fig2ColdBlob {
         fetches.add(isJitdi, pull.upstreamGets());
         warmups.add(isJitdi, pull.warmupPulls());
         compiling.add(isJitdi, pull.compilerSeconds());
+        stolen.add(isJitdi, pull.stolenSeconds());
         if (withFirstRequest) {
           firstTime.add(isJitdi, coldPull(isJitdi, "f2c-" + i, jdk, false).seconds());
         }
@@ -74,7 +76,9 @@ final class Fig2ColdBlob {
     rig.report.add(new Row(jdk.id("2"), timeName, "s", time.jitdi, "distribution", time.peer, "time ratio <= 1.0",
         Stats.ratio(time.jitdi, time.peer) <= 1.0, "warm-up pulls before the measured one: jitdi "
         + Stats.summary(warmups.jitdi) + ", distribution " + Stats.summary(warmups.peer) + "; JIT compiler CPU "
-        + "seconds during the measured pull: jitdi " + Stats.summary(compiling.jitdi)));
+        + "seconds during the measured pull: jitdi " + Stats.summary(compiling.jitdi) + "; CPU seconds the "
+        + "hypervisor took from this VM during the measured pull (steal, both cores): jitdi "
+        + Stats.summary(stolen.jitdi) + ", distribution " + Stats.summary(stolen.peer)));
     rig.report.add(new Row(jdk.id("2d"), cpuName, "CPU-s/GiB", cpu.jitdi, "distribution", cpu.peer,
         "jitdi / distribution <= 1.0", Stats.ratio(cpu.jitdi, cpu.peer) <= 1.0, "read right before and right after "
         + "each cold pull. distribution fetches the blob a second time to store it, in the background (upstream GETs "
@@ -118,20 +122,22 @@ final class Fig2ColdBlob {
       long gets = rig.proxyGetsUpstream(rig.bigImage());
       var threadsBefore = ProcFs.threadCpuSeconds(server.pid());
       double systemBefore = ProcFs.systemSeconds(server.pid());
+      double stolenBefore = ProcFs.stolenSeconds();
       double before = ProcFs.cpuSeconds(server.pid());
       double seconds = Curl.get(server.url() + rig.bigImage().blobPath()).seconds();
       double after = ProcFs.cpuSeconds(server.pid());
+      double stolen = ProcFs.stolenSeconds() - stolenBefore;
       double system = ProcFs.systemSeconds(server.pid()) - systemBefore;
       var threadsAfter = ProcFs.threadCpuSeconds(server.pid());
       double compiler = ProcFs.compilerSeconds(threadsAfter) - ProcFs.compilerSeconds(threadsBefore);
       double idle = ProcFs.cpuSecondsWhenIdle(server.pid());
       Pull pull = new Pull(seconds, after - before, idle - before, rig.proxyGetsUpstream(rig.bigImage()) - gets,
-          warmUp.pulls(), compiler);
+          warmUp.pulls(), compiler, stolen);
       log(String.format(Locale.ROOT, "  %s: %.3f s, CPU %.2f s (%.2f s when idle; JIT compiler %.2f s), %d upstream "
           + "GETs; after %d warm-up pulls (JIT compiler %.2f s in the last)", dir, pull.seconds(), pull.cpu(),
           pull.cpuIdle(), compiler, pull.upstreamGets(), warmUp.pulls(), warmUp.lastCompilerSeconds()));
-      log(String.format(Locale.ROOT, "    of which in the kernel %.2f s; threads: %s", system,
-          ProcFs.threadCpuDelta(threadsBefore, threadsAfter)));
+      log(String.format(Locale.ROOT, "    of which in the kernel %.2f s; threads: %s; steal (VM) %.2f s", system,
+          ProcFs.threadCpuDelta(threadsBefore, threadsAfter), stolen));
       if (isJitdi) {
         server.log().lines().filter(l -> l.contains(" WARN ") || l.contains(" ERROR ")).limit(5)
             .forEach(l -> log("    jitdi: " + l));

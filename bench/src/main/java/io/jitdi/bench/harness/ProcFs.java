@@ -39,6 +39,19 @@ public final class ProcFs {
   }
 
   /**
+   * CPU time the hypervisor gave to others while this VM wanted it, so far, summed over all CPUs ("steal" in the first
+   * line of /proc/stat), in seconds; 0 where the kernel does not account it.
+   */
+  public static double stolenSeconds() {
+    try {
+      String[] cpu = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+      return cpu.length > 8 ? Long.parseLong(cpu[8]) / (double) CLK_TCK : 0;
+    } catch (IOException e) {
+      throw new UncheckedIOException("/proc/stat", e);
+    }
+  }
+
+  /**
    * utime + stime of each thread of process {@code pid} so far, in seconds, summed by thread name with its digits
    * dropped (so a pool's threads are one line).
    */
