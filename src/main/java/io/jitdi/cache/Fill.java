@@ -253,6 +253,16 @@ public final class Fill implements Growth {
 
   private void onFirstBody(UpstreamBody body) {
     size = body.contentLength().orElse(-1);
+    if (size == 0 && !digest.isOfNothing()) {
+      // a response with no bytes has no last byte to hold back: it would end clean before anything was verified
+      body.cancel();
+      metrics.digestMismatch(source.name());
+      LOG.warn("upstream {} declares 0 bytes for blob {}; rejected", source.name(), digest);
+      fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + source.name() + " sends 0 bytes "
+          + "for " + digest + ", which is not the digest of empty content", Map.of("upstream", source.name()), null,
+          null));
+      return;
+    }
     if (enveloping != null) {
       long expected = enveloping.envelope().blobSize();
       if (size >= 0 && size != expected) {

@@ -21,6 +21,7 @@ public final class Digest implements Comparable<Digest> {
   public static final String SHA256 = "sha256";
   private static final Pattern GRAMMAR = Pattern.compile("[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+");
   private static final Pattern SHA256_HEX = Pattern.compile("[a-f0-9]{64}");
+  private static final Digest OF_NOTHING = sha256Of(new byte[0]);
 
   private final String hex;
 
@@ -63,6 +64,11 @@ public final class Digest implements Comparable<Digest> {
   /** The sha256 digest of {@code content}. */
   public static Digest sha256Of(byte[] content) {
     return ofSha256Bytes(newSha256().digest(content));
+  }
+
+  /** Whether this is the digest of no bytes at all, the only content a 0-byte answer can be. */
+  public boolean isOfNothing() {
+    return this.equals(OF_NOTHING);
   }
 
   public static MessageDigest newSha256() {

@@ -196,6 +196,16 @@ class BadInputIT {
   }
 
   @Test
+  void anUpstreamThatSendsNoBytesForABlobGetsNoCleanAnswer() {
+    // a 0-byte answer has no last byte to hold back until the digest is checked: it must be refused up front
+    double mismatches = jitdi.metrics().value("jitdi_digest_mismatch_total", "upstream", "bad.local");
+    expect(502, "DIGEST_INVALID", raw("GET", "/v2/bad/empty/blobs/" + DIGEST + "?ns=bad.local"),
+        "a GET of a blob the upstream says is empty");
+    assertTrue(jitdi.metrics().value("jitdi_digest_mismatch_total", "upstream", "bad.local") > mismatches,
+        "counted as a digest mismatch");
+  }
+
+  @Test
   void afterAllOfItNothingIsWrittenOutsideTheCacheAndJitdiStillServes() throws IOException {
     traversalLookingNamesAreNameInvalid();
     badDigestsAreDigestInvalid();

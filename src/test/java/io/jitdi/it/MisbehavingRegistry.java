@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
  * An upstream that breaks the rules, one repository per way of breaking them (paths {@code /v2/bad/<way>/...}):
  * {@code huge} (a 5 MiB manifest with Content-Length), {@code hugechunked} (the same, chunked), {@code json} (not
  * JSON), {@code lying} (a Docker-Content-Digest that is not the body's), {@code loop} (redirects to itself forever),
- * {@code limited} (429, Retry-After 17), {@code down} (503, Retry-After 5), {@code broken} (500).
+ * {@code limited} (429, Retry-After 17), {@code down} (503, Retry-After 5), {@code broken} (500), {@code empty} (200
+ * with {@code Content-Length: 0}, whatever was asked for).
  */
 public final class MisbehavingRegistry implements AutoCloseable {
   static final String MANIFEST = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
@@ -62,6 +63,7 @@ public final class MisbehavingRegistry implements AutoCloseable {
         send(exchange, 503, "text/plain", "maintenance".getBytes(), false);
       }
       case "broken" -> send(exchange, 500, "text/plain", "oops".getBytes(), false);
+      case "empty" -> send(exchange, 200, "application/octet-stream", new byte[0], false);
       default -> send(exchange, path.equals("/v2/") ? 200 : 404, "application/json", "{}".getBytes(), false);
     }
   }

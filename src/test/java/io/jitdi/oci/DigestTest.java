@@ -1,7 +1,9 @@
 package io.jitdi.oci;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,6 +25,12 @@ class DigestTest {
   void computesSha256OfContent() {
     assertEquals("sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
         Digest.sha256Of("hello".getBytes(StandardCharsets.UTF_8)).toString());
+  }
+
+  @Test
+  void knowsTheDigestOfNoBytes() {
+    assertTrue(Digest.parse("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").isOfNothing());
+    assertFalse(Digest.parse("sha256:" + HEX).isOfNothing());
   }
 
   @ParameterizedTest
