@@ -48,6 +48,8 @@ import software.amazon.awssdk.services.s3.presigner.S3Presigner;
  * {@code 501} to the CRC32 headers the SDK otherwise adds to every upload.
  */
 public final class Bucket implements AutoCloseable {
+  /** How long {@link #check()} waits for the store, all attempts together. */
+  static final java.time.Duration CHECK_TIMEOUT = java.time.Duration.ofSeconds(10);
   /** Parts of a multipart upload, unless the blob is so large that 10,000 parts would not hold it. */
   public static final long PART_SIZE = 16L * 1024 * 1024;
   /** S3 allows at most this many parts. */
@@ -124,10 +126,13 @@ public final class Bucket implements AutoCloseable {
     return config.prefix() + "records/" + name;
   }
 
-  /** Whether the bucket exists and takes jitdi's credentials. */
+  /**
+   * Whether the bucket exists and takes jitdi's credentials; fails with {@link BucketException.Reason#UNAVAILABLE}
+   * when the store has not answered within {@link #CHECK_TIMEOUT} (a store that accepts connections and hangs).
+   */
   public Future<Void> check() {
     return call(BucketOp.check, () -> {
-      s3.headBucket(b -> b.bucket(config.bucket()));
+      s3.headBucket(b -> b.bucket(config.bucket()).overrideConfiguration(o -> o.apiCallTimeout(CHECK_TIMEOUT)));
       return null;
     });
   }

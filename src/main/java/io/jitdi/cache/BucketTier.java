@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -67,6 +68,8 @@ public final class BucketTier {
   private final ConcurrentMap<Digest, Boolean> absent = Caffeine.newBuilder().maximumSize(100_000)
       .expireAfterWrite(ABSENT_FOR).<Digest, Boolean>build().asMap();
   private final AtomicReference<String> health = new AtomicReference<>("not checked yet");
+  private final AtomicReference<String> misconfigured = new AtomicReference<>();
+  private final AtomicBoolean checking = new AtomicBoolean();
   static final Duration ABSENT_FOR = Duration.ofSeconds(2);
 
   BucketTier(Bucket bucket, PresignedFetch fetch, BlobStore store, MetadataStore index, Io io, JitdiMetrics metrics) {
@@ -118,9 +121,36 @@ public final class BucketTier {
     index.deleteUpload(STARTING + digest);
   }
 
-  /** Asks the store whether the bucket is there and takes the credentials; {@link #problem()} says the outcome. */
+  /**
+   * Asks the store whether the bucket is there and takes the credentials; {@link #problem()} and
+   * {@link #misconfiguration()} say the outcome.
+   */
   Future<Void> check() {
-    return bucket.check().onSuccess(v -> health.set(null)).onFailure(e -> health.set(e.getMessage()));
+    return bucket.check().onSuccess(v -> {
+      health.set(null);
+      misconfigured.set(null);
+    }).onFailure(e -> {
+      health.set(e.getMessage());
+      if (e instanceof BucketException b && b.reason() != BucketException.Reason.UNAVAILABLE) {
+        misconfigured.set(e.getMessage());
+      }
+    });
+  }
+
+  /** Starts a {@link #check()} in the background unless one is under way. */
+  void recheck() {
+    if (checking.compareAndSet(false, true)) {
+      check().onComplete(ar -> checking.set(false));
+    }
+  }
+
+  /**
+   * What is wrong with jitdi's configuration of the bucket (credentials refused, no such bucket) as last checked;
+   * null when nothing is. A store that cannot be reached is not a configuration problem: it is the same for every
+   * replica, and a replica still serves what its own disk holds.
+   */
+  public String misconfiguration() {
+    return misconfigured.get();
   }
 
   /** What is wrong with the bucket as last seen, or null when it answered. */

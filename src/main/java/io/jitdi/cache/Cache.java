@@ -119,7 +119,7 @@ public final class Cache implements AutoCloseable {
   /**
    * Puts the shared bucket behind the local store: misses are looked up there, fills are written there. Checks the
    * bucket and aborts uploads a crash left; completes when that is done, successfully even when the bucket does not
-   * answer (then {@link #bucketProblem()} says why, and the log says how to fix it).
+   * answer (then the status page and {@link #bucketMisconfiguration()} say why, and the log says how to fix it).
    */
   public Future<Void> useBucket(Bucket bucket, PresignedFetch fetch, JitdiMetrics metrics) {
     BucketTier tier = new BucketTier(bucket, fetch, store, index, io, metrics);
@@ -131,15 +131,17 @@ public final class Cache implements AutoCloseable {
   }
 
   /**
-   * Asks the shared bucket whether it answers: empty when it does, or when there is no bucket; otherwise what is
-   * wrong and how to fix it.
+   * What is wrong with the shared bucket's configuration (credentials refused, no such bucket) as last checked: empty
+   * when nothing is, when the store merely cannot be reached, or when there is no bucket. Answers at once and starts
+   * a new check in the background, so a store that hangs does not hang the caller.
    */
-  public Future<Optional<String>> bucketProblem() {
+  public Optional<String> bucketMisconfiguration() {
     BucketTier tier = bucket;
     if (tier == null) {
-      return Future.succeededFuture(Optional.empty());
+      return Optional.empty();
     }
-    return tier.check().transform(ar -> Future.succeededFuture(Optional.ofNullable(tier.problem())));
+    tier.recheck();
+    return Optional.ofNullable(tier.misconfiguration());
   }
 
   /** The shared bucket for the status page: where it is, whether it redirects, what was last wrong with it. */

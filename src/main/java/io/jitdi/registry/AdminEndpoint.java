@@ -44,14 +44,21 @@ final class AdminEndpoint {
     return exchange.json(200, "{\"status\":\"ok\"}");
   }
 
-  /** 200 while the index is open and the cache directory takes writes; 503 otherwise. */
+  /**
+   * 200 while the index is open, the cache directory takes writes and the shared bucket (if any) is not misconfigured;
+   * 503 otherwise. A shared store that cannot be reached keeps the replica ready: every replica shares it, and taking
+   * them all out of service would also stop what their own disks can serve (the status page names the problem).
+   */
   Future<Void> readyz(Exchange exchange) {
-    return cache.blobs().io().call(cache::ready).compose(ready -> !ready
-        ? Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
-            "not ready: the index is closed or the cache directory is not writable"))
-        : cache.bucketProblem().compose(problem -> problem.isEmpty() ? exchange.json(200, "{\"status\":\"ready\"}")
-            : Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
-                "not ready: " + problem.get()))));
+    return cache.blobs().io().call(cache::ready).compose(ready -> {
+      if (!ready) {
+        return Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
+            "not ready: the index is closed or the cache directory is not writable"));
+      }
+      Optional<String> problem = cache.bucketMisconfiguration();
+      return problem.isEmpty() ? exchange.json(200, "{\"status\":\"ready\"}")
+          : Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503, "not ready: " + problem.get()));
+    });
   }
 
   Future<Void> builds(Exchange exchange) {

@@ -188,6 +188,9 @@ public final class UpstreamClient {
       return Future.succeededFuture(body(response, tapped, idleMillis));
     }
     if (status == 200 || status == 206) {
+      if (tapped != null && tapped.diverted()) {
+        tapped.cancel(); // drops what the tap already diverted (pooled buffers) and closes the connection
+      }
       response.request().reset();
       return Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 502, who
           + " did not resume blob " + digest + " at byte " + offset));

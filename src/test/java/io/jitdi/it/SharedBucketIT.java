@@ -235,7 +235,8 @@ class SharedBucketIT {
   }
 
   @Test
-  void whenTheStoreIsUnreachableLocalBlobsAreServedAndOthersGet503WithRetryAfter() throws Exception {
+  void whenTheStoreIsUnreachableTheReplicaStaysReadyServesLocalBlobsAndOthersGet503WithRetryAfter()
+      throws Exception {
     Path local = dir.resolve("local-blob");
     Digest cached = Images.randomFile(local, 1 << 20, 14);
     upstream.pushBlobFile("shared/down", local, cached);
@@ -253,10 +254,33 @@ class SharedBucketIT {
       assertEquals(503, miss.status(), miss.body());
       assertTrue(miss.header("Retry-After") != null, "with Retry-After");
       assertTrue(miss.body().contains("UNAVAILABLE"), miss.body());
-      assertEquals(503, Http.get(replica.url() + "/readyz").status());
+      // every replica shares the store: unready, they would all leave the Service, local blobs and all
+      await("a check of the store (each readiness probe starts one) to find it unreachable",
+          () -> Http.get(replica.url() + "/readyz").status() > 0 && bucketProblem(replica).contains("cannot be reached"));
+      Http.Text ready = Http.get(replica.url() + "/readyz");
+      assertEquals(200, ready.status(), "an unreachable store keeps the replica ready: " + ready.body());
     } finally {
       toStore.close();
     }
+  }
+
+  @Test
+  void aStoreThatHangsNeitherStallsTheStartNorMakesTheReplicaUnready() throws Exception {
+    // a store that takes connections (the kernel's backlog does) and never answers
+    try (java.net.ServerSocket hangs = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        Jitdi replica = Jitdi.start(dir.resolve("store-hangs"), replica("http://127.0.0.1:" + hangs.getLocalPort(),
+            ""))) {
+      assertEquals(200, Http.get(replica.url() + "/readyz").status());
+      await("the status page to name the store's problem", () -> bucketProblem(replica).contains("cannot be reached"));
+    }
+  }
+
+  /** The shared bucket's problem as the replica's status page gives it ("" when there is none). */
+  static String bucketProblem(Jitdi replica) {
+    io.vertx.core.json.JsonObject bucket = new io.vertx.core.json.JsonObject(Http.get(replica.url()
+        + "/_jitdi/status").body()).getJsonObject("cache").getJsonObject("bucket");
+    String problem = bucket.getString("problem");
+    return problem == null ? "" : problem;
   }
 
   @Test
