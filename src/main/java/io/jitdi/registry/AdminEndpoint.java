@@ -57,7 +57,8 @@ final class AdminEndpoint {
       }
       Optional<String> problem = cache.bucketMisconfiguration();
       return problem.isEmpty() ? exchange.json(200, "{\"status\":\"ready\"}")
-          : Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503, "not ready: " + problem.get()));
+          : Future.failedFuture(RegistryException.withStatus(ErrorCode.UNAVAILABLE, 503,
+              "not ready: " + problem.get()));
     });
   }
 

@@ -256,7 +256,8 @@ class SharedBucketIT {
       assertTrue(miss.body().contains("UNAVAILABLE"), miss.body());
       // every replica shares the store: unready, they would all leave the Service, local blobs and all
       await("a check of the store (each readiness probe starts one) to find it unreachable",
-          () -> Http.get(replica.url() + "/readyz").status() > 0 && bucketProblem(replica).contains("cannot be reached"));
+          () -> Http.get(replica.url() + "/readyz").status() > 0
+              && bucketProblem(replica).contains("cannot be reached"));
       Http.Text ready = Http.get(replica.url() + "/readyz");
       assertEquals(200, ready.status(), "an unreachable store keeps the replica ready: " + ready.body());
     } finally {

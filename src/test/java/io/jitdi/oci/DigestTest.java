@@ -29,7 +29,8 @@ class DigestTest {
 
   @Test
   void knowsTheDigestOfNoBytes() {
-    assertTrue(Digest.parse("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").isOfNothing());
+    String ofNothing = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    assertTrue(Digest.parse(ofNothing).isOfNothing());
     assertFalse(Digest.parse("sha256:" + HEX).isOfNothing());
   }
 
