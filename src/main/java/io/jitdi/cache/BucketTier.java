@@ -71,6 +71,10 @@ public final class BucketTier {
   private final AtomicReference<String> misconfigured = new AtomicReference<>();
   private final AtomicBoolean checking = new AtomicBoolean();
   static final Duration ABSENT_FOR = Duration.ofSeconds(2);
+  /** How long an object that did not verify is taken to be absent, unless this replica replaced it before. */
+  static final Duration CORRUPT_FOR = Duration.ofHours(1);
+  private final ConcurrentMap<Digest, Boolean> corrupt = Caffeine.newBuilder().maximumSize(10_000)
+      .expireAfterWrite(CORRUPT_FOR).<Digest, Boolean>build().asMap();
 
   BucketTier(Bucket bucket, PresignedFetch fetch, BlobStore store, MetadataStore index, Io io, JitdiMetrics metrics) {
     this.bucket = bucket;
@@ -168,8 +172,14 @@ public final class BucketTier {
     return bucket.config().redirect();
   }
 
-  /** The size of the bucket's copy of {@code digest}; empty when it has none. Fails with 503 when unreachable. */
+  /**
+   * The size of the bucket's copy of {@code digest}; empty when it has none, or only a corrupt one. Fails with 503
+   * when unreachable.
+   */
   Future<OptionalLong> size(Digest digest) {
+    if (corrupt.containsKey(digest)) {
+      return Future.succeededFuture(OptionalLong.empty());
+    }
     Long known = present.get(digest);
     if (known != null) {
       return Future.succeededFuture(OptionalLong.of(known));
@@ -190,6 +200,7 @@ public final class BucketTier {
   private void known(Digest digest, long size) {
     present.put(digest, size);
     absent.remove(digest);
+    corrupt.remove(digest);
   }
 
   /**
@@ -202,10 +213,22 @@ public final class BucketTier {
 
   /**
    * A fill source that reads {@code digest} from the bucket. When the store does not give it (gone since it was
-   * seen), the digest is no longer taken to be there, so the next request fills it from the upstream.
+   * seen), the digest is no longer taken to be there, so the next request fills it from the upstream. When what it
+   * gives is not the blob (bit rot, or an object another tool wrote under the key), the object is taken to be absent
+   * for {@link #CORRUPT_FOR}: the next request fills the blob from the upstream, and that fill's upload replaces the
+   * object.
    */
   Fill.Source source(Digest digest) {
-    return Fill.Source.bucket(fetch, () -> presigned(digest), digest, () -> present.remove(digest));
+    return Fill.Source.bucket(fetch, () -> presigned(digest), digest, () -> present.remove(digest),
+        () -> corrupt(digest));
+  }
+
+  private void corrupt(Digest digest) {
+    present.remove(digest);
+    corrupt.put(digest, Boolean.TRUE);
+    LOG.warn("bucket {}: object {} is not blob {} (its bytes do not hash to it); the blob is fetched from the "
+        + "upstream instead, and the object replaced once that fill is verified", bucket.config(),
+        bucket.blobKey(digest), digest);
   }
 
   /**

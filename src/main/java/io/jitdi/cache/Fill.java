@@ -78,6 +78,10 @@ public final class Fill implements Growth {
     /** Whether what this source gives should also be written to the shared bucket. */
     boolean mirrored();
 
+    /** Told when what this source gave was not the blob (another digest or size); the fill then fails. */
+    default void rejected() {
+    }
+
     static Source upstream(UpstreamClient upstream, RepositoryName repo, Digest digest) {
       return new Source() {
         @Override
@@ -99,10 +103,10 @@ public final class Fill implements Growth {
 
     /**
      * The bucket's object for {@code digest}, through a URL presigned anew for each attempt; {@code gone} is told when
-     * the store does not give it.
+     * the store does not give it, {@code corrupt} when what it gave was not the blob.
      */
     static Source bucket(PresignedFetch fetch, Supplier<Future<java.net.URI>> presigned, Digest digest,
-        Runnable gone) {
+        Runnable gone, Runnable corrupt) {
       return new Source() {
         @Override
         public String name() {
@@ -117,6 +121,11 @@ public final class Fill implements Growth {
         @Override
         public boolean mirrored() {
           return false;
+        }
+
+        @Override
+        public void rejected() {
+          corrupt.run();
         }
       };
     }
@@ -257,6 +266,7 @@ public final class Fill implements Growth {
       // a response with no bytes has no last byte to hold back: it would end clean before anything was verified
       body.cancel();
       metrics.digestMismatch(source.name());
+      source.rejected();
       LOG.warn("upstream {} declares 0 bytes for blob {}; rejected", source.name(), digest);
       fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + source.name() + " sends 0 bytes "
           + "for " + digest + ", which is not the digest of empty content", Map.of("upstream", source.name()), null,
@@ -420,6 +430,7 @@ public final class Fill implements Growth {
         .onFailure(e -> {
           if (e instanceof TempBlob.MismatchException mismatch) {
             metrics.digestMismatch(source.name());
+            source.rejected();
             LOG.warn("upstream {} sent {} bytes with digest {} for blob {}; rejected", source.name(),
                 mismatch.actual().size(), mismatch.actual().digest(), digest);
             fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + source.name()

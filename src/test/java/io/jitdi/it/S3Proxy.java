@@ -116,6 +116,11 @@ public final class S3Proxy implements AutoCloseable {
     return admin.createMultipartUpload(b -> b.bucket(bucket).key(key)).uploadId();
   }
 
+  /** Writes {@code content} under {@code key}, as another tool (or bit rot) could. */
+  public void put(String bucket, String key, byte[] content) {
+    admin.putObject(b -> b.bucket(bucket).key(key), software.amazon.awssdk.core.sync.RequestBody.fromBytes(content));
+  }
+
   /** The bytes of an object. */
   public byte[] read(String bucket, String key) {
     return admin.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();

@@ -134,6 +134,27 @@ class SharedBucketIT {
   }
 
   @Test
+  void anObjectInTheBucketThatIsNotItsBlobIsReplacedFromTheUpstream() throws Exception {
+    Path file = dir.resolve("rotten");
+    Digest digest = Images.randomFile(file, 1 << 20, 16);
+    upstream.pushBlobFile("shared/rotten", file, digest);
+    byte[] rotten = Files.readAllBytes(file);
+    rotten[rotten.length / 2] ^= 1;
+    s3.put(BUCKET, blobKey(digest), rotten);
+    try (Jitdi replica = Jitdi.start(dir.resolve("rotten-replica"), replica(s3.url(), ""))) {
+      String url = replica.url() + "/v2/shared/rotten/blobs/" + digest;
+      Http.Streamed fromBucket = Http.stream(url);
+      assertTrue(fromBucket.broken() || fromBucket.status() >= 500,
+          "the bucket's wrong bytes are never a clean answer: " + fromBucket);
+      Http.Streamed fromUpstream = Http.stream(url);
+      assertEquals(200, fromUpstream.status());
+      assertEquals(digest, fromUpstream.digest(), "the next request is filled from the upstream");
+      await("the object to be replaced by the verified blob",
+          () -> digest.equals(Digest.sha256Of(s3.read(BUCKET, blobKey(digest)))));
+    }
+  }
+
+  @Test
   void aBlobWhoseDigestDoesNotMatchNeverAppearsInTheBucket() throws Exception {
     Path file = dir.resolve("flipped");
     Digest digest = Images.randomFile(file, LAYER, 12);
