@@ -170,12 +170,23 @@ public final class Blobs {
             : Future.failedFuture(e)));
   }
 
-  /** Where to fetch {@code digest} from on a miss: its known origin, or the request's upstream. */
+  /**
+   * Where to fetch {@code digest} from on a miss: its known origin, or the request's upstream. When the shared bucket
+   * cannot be asked, a blob this replica can answer without it (a fill of it under way, its bytes inside a stored
+   * blob) is still answered; anything else fails with the bucket's 503.
+   */
   private Future<BlobOrigins.Origin> located(UpstreamClient upstream, RepositoryName repo, Digest digest) {
     BlobOrigins.Origin own = new BlobOrigins.Origin(upstream, repo);
     return store.record(digest).compose(record -> record.isPresent() ? Future.succeededFuture(own)
-        : inBucket(digest).compose(held -> held ? Future.succeededFuture(own)
-            : origins.locate(digest).map(found -> found.orElse(own))));
+        : inBucket(digest).recover(unreachable -> answeredHere(digest).compose(here -> here
+            ? Future.succeededFuture(true) : Future.failedFuture(unreachable)))
+            .compose(held -> held ? Future.succeededFuture(own)
+                : origins.locate(digest).map(found -> found.orElse(own))));
+  }
+
+  /** Whether this replica can answer {@code digest} from what it has: a fill under way, or a stored blob holding it. */
+  private Future<Boolean> answeredHere(Digest digest) {
+    return fills.containsKey(digest) ? Future.succeededFuture(true) : inside(digest).map(Optional::isPresent);
   }
 
   /** Whether the shared bucket holds {@code digest} (then it is filled from there, never built again). */

@@ -59,6 +59,9 @@ class SharedBucketIT {
         """.formatted(S3Proxy.storeConfig(storeEndpoint, BUCKET, extra).stripTrailing(), toUpstream.url());
   }
 
+  /** How long a replica remembers that the bucket lacks a blob (BucketTier.ABSENT_FOR). */
+  static final long BUCKET_ABSENT_FOR_MILLIS = 2000;
+
   static String blobKey(Digest digest) {
     return "blobs/sha256/" + digest.hex();
   }
@@ -283,6 +286,31 @@ class SharedBucketIT {
       assertEquals(200, ready.status(), "an unreachable store keeps the replica ready: " + ready.body());
     } finally {
       toStore.close();
+    }
+  }
+
+  @Test
+  void whenTheStoreBecomesUnreachableAFillUnderWayIsStillJoined() throws Exception {
+    Path file = dir.resolve("joined");
+    Digest digest = Images.randomFile(file, 6 << 20, 17);
+    upstream.pushBlobFile("shared/joined", file, digest);
+    FaultRelay toStore = FaultRelay.to(s3.port());
+    FaultRelay slowUpstream = FaultRelay.to(upstream.port()).throttle(512 << 10);
+    String config = replica(toStore.url(), "").replace(toUpstream.url(), slowUpstream.url());
+    try (Jitdi replica = Jitdi.start(dir.resolve("joined-replica"), config)) {
+      String url = replica.url() + "/v2/shared/joined/blobs/" + digest;
+      java.util.concurrent.CompletableFuture<Http.Streamed> first =
+          java.util.concurrent.CompletableFuture.supplyAsync(() -> Http.stream(url));
+      await("the fill to be under way", () -> slowUpstream.bytesRelayedFor("/v2/shared/joined/blobs/") > 0);
+      toStore.close();
+      // past the moment a bucket's "not there" answer is remembered, so the next request must ask the store again
+      Thread.sleep(BUCKET_ABSENT_FOR_MILLIS + 1000);
+      Http.Streamed joined = Http.stream(url);
+      assertEquals(200, joined.status(), "a fill under way needs no bucket to be joined");
+      assertEquals(digest, joined.digest());
+      assertEquals(digest, first.get(60, java.util.concurrent.TimeUnit.SECONDS).digest());
+    } finally {
+      Tools.closeAll(slowUpstream, toStore);
     }
   }
 
