@@ -507,7 +507,17 @@ public final class BlobStore {
       }
       finished = true;
       committedAs = written.digest();
-      store.commitBlocking(path, written.digest(), written.size(), channel, jit);
+      try {
+        store.commitBlocking(path, written.digest(), written.size(), channel, jit);
+      } catch (IOException | RuntimeException e) {
+        // not committed: the temp file goes now (if it was moved before the failure, there is nothing here)
+        try {
+          channel.close();
+        } finally {
+          Files.deleteIfExists(path);
+        }
+        throw e;
+      }
     }
 
     /**
