@@ -357,6 +357,12 @@ public final class Bucket implements AutoCloseable {
       metrics.bucketRequest(op, e.statusCode() == 403 ? "denied" : "error");
       throw mapped(e);
     } catch (SdkClientException e) {
+      if (e.getMessage() != null && e.getMessage().startsWith("Unable to load credentials")) {
+        metrics.bucketRequest(op, "denied");
+        throw new BucketException(Reason.DENIED, "no credentials for the object store " + where() + ": set "
+            + "cache.store.s3.accessKeyId and secretAccessKey, or give them through the AWS default chain "
+            + "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a web identity token, an instance profile)", e);
+      }
       metrics.bucketRequest(op, "error");
       throw new BucketException(Reason.UNAVAILABLE, "the object store " + where() + " cannot be reached: "
           + e.getMessage(), e);

@@ -45,7 +45,14 @@ public final class Jitdi implements AutoCloseable {
 
   /** Starts jitdi and waits for {@code ready} instead of a plain-http readiness probe (for TLS and auth). */
   public static Jitdi startWithReadiness(Path dir, String yaml, java.util.function.Predicate<Jitdi> ready) {
+    return startWithReadiness(dir, yaml, Map.of(), ready);
+  }
+
+  /** As {@link #startWithReadiness(Path, String, java.util.function.Predicate)}, with {@code env} added. */
+  public static Jitdi startWithReadiness(Path dir, String yaml, Map<String, String> env,
+      java.util.function.Predicate<Jitdi> ready) {
     Jitdi jitdi = create(dir, yaml, List.of());
+    jitdi.env.putAll(env);
     jitdi.readiness = ready;
     jitdi.startProcess();
     return jitdi;

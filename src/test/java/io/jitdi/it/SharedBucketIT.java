@@ -246,6 +246,17 @@ class SharedBucketIT {
           + "/_jitdi/status").body()).getJsonObject("cache").getJsonObject("bucket");
       assertTrue(bucket.getString("problem").contains("credentials"), "the status page says so: " + bucket);
     }
+    String keyless = replica(s3.url(), "").replace("      accessKeyId: " + S3Proxy.ACCESS_KEY + "\n", "")
+        .replace("      secretAccessKey: " + S3Proxy.SECRET_KEY + "\n", "");
+    // nothing in the AWS default chain either: no keys in the environment, no instance metadata to ask
+    Map<String, String> bare = Map.of("AWS_ACCESS_KEY_ID", "", "AWS_SECRET_ACCESS_KEY", "",
+        "AWS_EC2_METADATA_DISABLED", "true", "AWS_SHARED_CREDENTIALS_FILE", dir.resolve("none").toString(),
+        "AWS_CONFIG_FILE", dir.resolve("none").toString());
+    try (Jitdi replica = Jitdi.startWithReadiness(dir.resolve("keyless"), keyless, bare, j -> answers(j))) {
+      Http.Text ready = Http.get(replica.url() + "/readyz");
+      assertEquals(503, ready.status(), "no credentials at all is a configuration error: " + ready.body());
+      assertTrue(ready.body().contains("no credentials") && ready.body().contains("accessKeyId"), ready.body());
+    }
     String missing = replica(s3.url(), "").replace("bucket: " + BUCKET, "bucket: no-such-bucket");
     try (Jitdi replica = Jitdi.startWithReadiness(dir.resolve("no-bucket"), missing, j -> answers(j))) {
       Http.Text ready = Http.get(replica.url() + "/readyz");
