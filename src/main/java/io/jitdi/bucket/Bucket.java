@@ -49,7 +49,7 @@ import software.amazon.awssdk.services.s3.presigner.S3Presigner;
  */
 public final class Bucket implements AutoCloseable {
   /** How long {@link #check()} waits for the store, all attempts together. */
-  static final java.time.Duration CHECK_TIMEOUT = java.time.Duration.ofSeconds(10);
+  static final Duration CHECK_TIMEOUT = Duration.ofSeconds(10);
   /** Parts of a multipart upload, unless the blob is so large that 10,000 parts would not hold it. */
   public static final long PART_SIZE = 16L * 1024 * 1024;
   /** S3 allows at most this many parts. */

@@ -510,12 +510,7 @@ public final class BlobStore {
       try {
         store.commitBlocking(path, written.digest(), written.size(), channel, jit);
       } catch (IOException | RuntimeException e) {
-        // not committed: the temp file goes now (if it was moved before the failure, there is nothing here)
-        try {
-          channel.close();
-        } finally {
-          Files.deleteIfExists(path);
-        }
+        discard(); // not committed (if the file was moved before the failure, there is nothing left to delete)
         throw e;
       }
     }
@@ -543,6 +538,10 @@ public final class BlobStore {
         return;
       }
       finished = true;
+      discard();
+    }
+
+    private void discard() throws IOException {
       try {
         channel.close();
       } finally {

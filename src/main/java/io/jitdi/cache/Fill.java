@@ -265,12 +265,7 @@ public final class Fill implements Growth {
     if (size == 0 && !digest.isOfNothing()) {
       // a response with no bytes has no last byte to hold back: it would end clean before anything was verified
       body.cancel();
-      metrics.digestMismatch(source.name());
-      source.rejected();
-      LOG.warn("upstream {} declares 0 bytes for blob {}; rejected", source.name(), digest);
-      fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + source.name() + " sends 0 bytes "
-          + "for " + digest + ", which is not the digest of empty content", Map.of("upstream", source.name()), null,
-          null));
+      rejectContent("declares 0 bytes", "sends 0 bytes for " + digest + ", which is not the digest of empty content");
       return;
     }
     if (enveloping != null) {
@@ -429,13 +424,9 @@ public final class Fill implements Growth {
         })
         .onFailure(e -> {
           if (e instanceof TempBlob.MismatchException mismatch) {
-            metrics.digestMismatch(source.name());
-            source.rejected();
-            LOG.warn("upstream {} sent {} bytes with digest {} for blob {}; rejected", source.name(),
-                mismatch.actual().size(), mismatch.actual().digest(), digest);
-            fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + source.name()
-                + " sent content for " + digest + " whose sha256 is " + mismatch.actual().digest(),
-                Map.of("upstream", source.name()), null, null));
+            Digest actual = mismatch.actual().digest();
+            rejectContent("sent " + mismatch.actual().size() + " bytes with digest " + actual,
+                "sent content for " + digest + " whose sha256 is " + actual);
           } else {
             fail(e);
           }
@@ -503,6 +494,19 @@ public final class Fill implements Growth {
   public Optional<UpstreamBody> takeRelay() {
     UpstreamBody body = relayBody;
     return body != null && relayTaken.compareAndSet(false, true) ? Optional.of(body) : Optional.empty();
+  }
+
+  /**
+   * The source sent something other than the blob: counted as a digest mismatch, told to the source (the bucket then
+   * stops offering its object), logged with {@code logged}, and the fill fails with 502 DIGEST_INVALID saying
+   * {@code why}.
+   */
+  private void rejectContent(String logged, String why) {
+    metrics.digestMismatch(source.name());
+    source.rejected();
+    LOG.warn("upstream {} {} for blob {}; rejected", source.name(), logged, digest);
+    fail(new RegistryException(ErrorCode.DIGEST_INVALID, 502, "upstream " + source.name() + " " + why,
+        Map.of("upstream", source.name()), null, null));
   }
 
   private void fail(Throwable cause) {
