@@ -42,10 +42,7 @@ class Http2ResetIT {
   }
 
   private static Digest push(String repo, long size, long seed) {
-    Path file = dir.resolve(repo.replace('/', '_'));
-    Digest digest = Images.randomFile(file, size, seed);
-    upstream.pushBlobFile(repo, file, digest);
-    return digest;
+    return Images.pushRandomBlob(upstream, dir, repo, size, seed);
   }
 
   private static HttpRequest get(String path) {

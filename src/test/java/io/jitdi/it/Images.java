@@ -100,6 +100,17 @@ public final class Images {
     return bytes;
   }
 
+  /**
+   * Pushes {@code size} reproducible pseudo-random bytes to {@code repo} as a blob (its file kept under {@code work})
+   * and returns their digest.
+   */
+  public static Digest pushRandomBlob(DockerRegistry registry, Path work, String repo, long size, long seed) {
+    Path file = work.resolve(repo.replace('/', '_'));
+    Digest digest = randomFile(file, size, seed);
+    registry.pushBlobFile(repo, file, digest);
+    return digest;
+  }
+
   /** Writes {@code size} reproducible pseudo-random bytes to {@code file} and returns their digest. */
   public static Digest randomFile(Path file, long size, long seed) {
     SplittableRandom random = new SplittableRandom(seed);

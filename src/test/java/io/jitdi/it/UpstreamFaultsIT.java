@@ -52,10 +52,7 @@ class UpstreamFaultsIT {
   }
 
   private static Digest push(String repo, long size, long seed) {
-    Path file = dir.resolve(repo.replace('/', '_'));
-    Digest digest = Images.randomFile(file, size, seed);
-    upstream.pushBlobFile(repo, file, digest);
-    return digest;
+    return Images.pushRandomBlob(upstream, dir, repo, size, seed);
   }
 
   private static String url(String repo, Digest digest) {
